@@ -1,0 +1,65 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything they need is installed from here.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+DEPS := $(VENV)/.installed
+SAM_DEPS := $(SAM_VENV)/.installed
+SAM_CLI_VERSION := 1.170.0
+PYTEST_ARGS ?=
+
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# `make token USER=<uuid>`; the shell's own $USER (a login name) is ignored.
+ifeq ($(origin USER),command line)
+TOKEN_USER := --user $(USER)
+endif
+
+.PHONY: install run token seed lint test test-fast build validate bench clean
+
+$(DEPS): requirements-dev.txt layers/common/requirements.txt $(wildcard functions/*/requirements.txt)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(SAM_DEPS):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+install: $(DEPS) $(SAM_DEPS)
+
+run: $(DEPS) ## serve every function on http://127.0.0.1:$${PORT:-3000} with embedded Postgres
+	$(PY) -m local.server
+
+token: $(DEPS) ## print a user JWT for the local stack (the demo user unless USER=<uuid>)
+	@$(PY) -m local.token $(TOKEN_USER)
+
+seed: $(DEPS) ## (re)create the demo user on a running local stack
+	$(PY) -m local.seed
+
+lint: $(DEPS)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+validate: $(SAM_DEPS)
+	$(SAM_VENV)/bin/sam validate --lint
+
+build: $(SAM_DEPS) ## sam build, no container
+	$(SAM_VENV)/bin/sam build --cached --parallel
+
+test: install lint validate ## every test: unit, functional, e2e over HTTP, and the built artefacts
+	SAM_CLI=$(SAM_VENV)/bin/sam $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(DEPS)
+	$(PY) -m pytest -m "not build" $(PYTEST_ARGS)
+
+bench: $(DEPS) build ## cold start and warm latency of each built function; writes bench/results/
+	$(PY) -m bench.functions
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

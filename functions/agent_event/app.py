@@ -1,0 +1,8 @@
+"""POST /agent/event: the agent_event Lambda."""
+
+from agent_event.routes import router
+from agentmode.app_factory import create_app
+from agentmode.lambda_entry import lambda_handler
+
+app = create_app(router, title="agent_event")
+handler = lambda_handler(app)

@@ -1,0 +1,57 @@
+"""Hands a started session to the agent workers through SQS (or, locally, to the log)."""
+
+from typing import Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from agent_start.schemas import StartMessage
+from agentmode.errors import AppError, ErrorCode
+from agentmode.observability import logger
+from agentmode.settings import get_settings
+
+SQS_RETRY_AFTER_MS = 2000
+
+
+class AgentQueue(Protocol):
+    def send(self, message: StartMessage) -> None: ...
+
+
+class SqsQueue:
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+        # Short timeouts and a bounded retry keep a failing SQS well inside the function's timeout.
+        self.client = boto3.client(
+            "sqs", config=Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+        )
+
+    def send(self, message: StartMessage) -> None:
+        try:
+            self.client.send_message(QueueUrl=self.queue_url, MessageBody=message.model_dump_json())
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning(
+                "agent queue send failed", extra={"error_type": type(exc).__name__, "session_id": str(message.session_id)}
+            )
+            raise AppError(
+                ErrorCode.SERVICE_UNAVAILABLE,
+                details={"service": "agent_queue", "retry_after_ms": SQS_RETRY_AFTER_MS},
+            ) from None
+
+
+class LogQueue:
+    """Used when AGENT_QUEUE_URL is unset (the local stack): the session is created and its start message logged."""
+
+    def send(self, message: StartMessage) -> None:
+        logger.info("agent start message (no AGENT_QUEUE_URL: not queued)", extra={"session_id": str(message.session_id)})
+
+
+_queue: AgentQueue | None = None
+
+
+def get_queue() -> AgentQueue:
+    global _queue
+    if _queue is None:
+        url = get_settings().agent_queue_url
+        _queue = SqsQueue(url) if url else LogQueue()
+    return _queue

@@ -1,0 +1,39 @@
+"""The route of agent_start."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from agent_start.queue_client import get_queue
+from agent_start.schemas import StartRequest, StartResponse
+from agent_start.service import start_session
+from agentmode.auth import CurrentUser
+from agentmode.errors import ErrorBody
+from agentmode.observability import metrics
+from agentmode.settings import get_settings
+
+router = APIRouter(tags=["agent"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)]
+
+
+@router.post(
+    "/agent/start",
+    response_model=StartResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": StartResponse, "description": "Replay of an earlier request with the same Idempotency-Key"},
+        402: {"model": ErrorBody, "description": "INSUFFICIENT_CREDITS"},
+        422: {"model": ErrorBody, "description": "IDEMPOTENCY_KEY_REUSED"},
+    },
+)
+def start_agent(
+    body: StartRequest, user: CurrentUser, response: Response, idempotency_key: IdempotencyKey = None
+) -> StartResponse:
+    outcome = start_session(user, body, idempotency_key, get_settings(), get_queue())
+    if outcome.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        metrics.add_metric(name="AgentRunsStarted", unit="Count", value=1)
+    return outcome.response

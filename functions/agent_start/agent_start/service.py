@@ -1,0 +1,143 @@
+"""Starting a session: the checks of seed 001 §1/§7/§8 and the insert, all in the caller's one transaction."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from agent_start.queue_client import AgentQueue
+from agent_start.schemas import StartMessage, StartRequest, StartResponse, StepOut
+from agentmode import rate_limits
+from agentmode.auth import AuthUser
+from agentmode.db import Connection, jsonb, user_transaction
+from agentmode.errors import AppError, ErrorCode
+from agentmode.sessions import DEFAULT_RUN_ESTIMATE_MS, STEPS, TOTAL_STEPS
+from agentmode.settings import Settings
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    response: StartResponse
+    replayed: bool
+
+
+class _LostIdempotencyRace(Exception):
+    """A concurrent request with the same Idempotency-Key committed first: undo ours and answer with theirs."""
+
+
+def request_hash(request: StartRequest) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def response_for(session: dict[str, Any]) -> StartResponse:
+    return StartResponse(
+        session_id=session["id"],
+        status=session["status"],
+        estimated_completion_time_ms=DEFAULT_RUN_ESTIMATE_MS,
+        steps=[StepOut(step_index=s.index, step_name=s.name, status="queued") for s in STEPS],
+    )
+
+
+def _session_by_key(conn: Connection, key: str) -> dict[str, Any] | None:
+    return conn.execute(
+        "SELECT * FROM agentmode.agent_sessions WHERE user_id = auth.uid() AND idempotency_key = %s",
+        (key,),
+    ).fetchone()
+
+
+def _replay(session: dict[str, Any], fingerprint: str) -> StartOutcome:
+    if session["request_hash"] != fingerprint:
+        raise AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+    return StartOutcome(response_for(session), replayed=True)
+
+
+def _require_brand_memory(conn: Connection, user_id: UUID) -> None:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM agentmode.agent_memory WHERE user_id = %s AND memory_type = 'brand_memory'"
+        " AND (expires_at IS NULL OR expires_at > now())) AS present",
+        (user_id,),
+    ).fetchone()
+    if not (row and row["present"]):
+        raise AppError(ErrorCode.MISSING_BRAND_MEMORY)
+
+
+def daily_run_quota(conn: Connection, user_id: UUID, settings: Settings) -> int:
+    """Paid (50) when any of the user's organizations is on the pro plan, else free (10)."""
+    row = conn.execute(
+        "SELECT coalesce(bool_or(o.prem_status = 'pro'), false) AS pro FROM agentmode.user_orgs uo"
+        " JOIN agentmode.orgs o ON o.id = uo.org_id WHERE uo.user_id = %s",
+        (user_id,),
+    ).fetchone()
+    return settings.pro_daily_runs if row and row["pro"] else settings.free_daily_runs
+
+
+def _debit_credits(conn: Connection, user_id: UUID, cost: int) -> None:
+    row = conn.execute("SELECT agentmode.debit_credits(%s, %s) AS balance", (user_id, cost)).fetchone()
+    if row is None or row["balance"] is None:
+        balance = conn.execute("SELECT balance FROM agentmode.credit_balances WHERE user_id = %s", (user_id,)).fetchone()
+        raise AppError(
+            ErrorCode.INSUFFICIENT_CREDITS,
+            details={"required": cost, "balance": balance["balance"] if balance else 0},
+        )
+
+
+def _insert_session(
+    conn: Connection, user_id: UUID, request: StartRequest, cost: int, key: str | None, fingerprint: str
+) -> dict[str, Any]:
+    session_data = request.model_dump(mode="json")
+    row = conn.execute(
+        "INSERT INTO agentmode.agent_sessions"
+        " (user_id, total_steps, session_data, credits_charged, idempotency_key, request_hash)"
+        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING *",
+        (user_id, TOTAL_STEPS, jsonb(session_data), cost, key, fingerprint),
+    ).fetchone()
+    if row is None:
+        raise _LostIdempotencyRace
+    return row
+
+
+def _create(
+    conn: Connection,
+    user: AuthUser,
+    request: StartRequest,
+    key: str | None,
+    fingerprint: str,
+    settings: Settings,
+    queue: AgentQueue,
+) -> StartOutcome:
+    if key is not None and (existing := _session_by_key(conn, key)) is not None:
+        return _replay(existing, fingerprint)
+    _require_brand_memory(conn, user.id)
+    quota = daily_run_quota(conn, user.id, settings)
+    rate_limits.enforce(conn, user.id, rate_limits.RateLimit("agent_start", quota, rate_limits.AGENT_RUNS_PER_DAY_WINDOW))
+    cost = settings.credits_per_video * request.constraints.max_videos
+    _debit_credits(conn, user.id, cost)
+    session = _insert_session(conn, user.id, request, cost, key, fingerprint)
+    # Sent before the commit: if SQS fails the whole start rolls back and the client retries with its key;
+    # if the commit fails after a send, the worker finds no session and drops the message.
+    queue.send(
+        StartMessage(
+            session_id=session["id"],
+            user_id=user.id,
+            goal=request.goal,
+            reference_video_url=str(request.reference_video_url) if request.reference_video_url else None,
+            constraints=request.constraints,
+        )
+    )
+    return StartOutcome(response_for(session), replayed=False)
+
+
+def start_session(user: AuthUser, request: StartRequest, key: str | None, settings: Settings, queue: AgentQueue) -> StartOutcome:
+    fingerprint = request_hash(request)
+    try:
+        with user_transaction(user) as conn:
+            return _create(conn, user, request, key, fingerprint, settings, queue)
+    except _LostIdempotencyRace:
+        assert key is not None
+        with user_transaction(user) as conn:
+            existing = _session_by_key(conn, key)
+            assert existing is not None
+            return _replay(existing, fingerprint)

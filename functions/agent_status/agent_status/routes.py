@@ -1,0 +1,61 @@
+"""The routes of agent_status."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from agent_status.eta import estimate_completion
+from agent_status.schemas import EventsPage, LoggedEvent, StatusResponse
+from agentmode.auth import CurrentUser
+from agentmode.db import user_transaction
+from agentmode.errors import ErrorBody
+from agentmode.sessions import load_session
+
+router = APIRouter(tags=["agent"], responses={404: {"model": ErrorBody, "description": "SESSION_NOT_FOUND"}})
+
+SessionId = Annotated[UUID, Query(description="The session to read.")]
+
+
+@router.get("/agent/status", response_model=StatusResponse)
+def read_status(session_id: SessionId, user: CurrentUser) -> StatusResponse:
+    with user_transaction(user) as conn:
+        session = load_session(conn, session_id)
+    now = datetime.now(UTC)
+    return StatusResponse(
+        session_id=session["id"],
+        status=session["status"],
+        current_step=session["current_step"],
+        progress_percentage=session["progress_percentage"],
+        total_steps=session["total_steps"],
+        completed_steps=session["completed_steps"],
+        started_at=session["started_at"],
+        estimated_completion_at=estimate_completion(
+            session["started_at"], session["progress_percentage"], session["status"], session["completed_at"], now
+        ),
+        completed_at=session["completed_at"],
+        error_message=session["error_message"],
+        last_seq=session["last_seq"],
+    )
+
+
+@router.get("/agent/events", response_model=EventsPage)
+def read_events(
+    session_id: SessionId,
+    user: CurrentUser,
+    after_seq: Annotated[int, Query(ge=0, description="Return events with a larger seq.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> EventsPage:
+    with user_transaction(user) as conn:
+        session = load_session(conn, session_id)
+        rows = conn.execute(
+            "SELECT seq, id, action_type, event_payload, created_at FROM agentmode.agent_execution_logs"
+            " WHERE session_id = %s AND user_id = auth.uid() AND seq > %s ORDER BY seq LIMIT %s",
+            (session_id, after_seq, limit),
+        ).fetchall()
+    events = [
+        LoggedEvent(seq=r["seq"], log_id=r["id"], event=r["action_type"], payload=r["event_payload"], created_at=r["created_at"])
+        for r in rows
+    ]
+    return EventsPage(session_id=session_id, events=events, last_seq=session["last_seq"])

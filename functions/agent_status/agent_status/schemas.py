@@ -1,0 +1,35 @@
+"""Response bodies of GET /agent/status (seed 001 §3) and GET /agent/events."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+
+class StatusResponse(BaseModel):
+    session_id: UUID
+    status: str
+    current_step: str
+    progress_percentage: int
+    total_steps: int
+    completed_steps: list[str]
+    started_at: datetime
+    estimated_completion_at: datetime | None
+    completed_at: datetime | None
+    error_message: str | None
+    last_seq: int = Field(description="Sequence number of the newest logged event; GET /agent/events pages from here.")
+
+
+class LoggedEvent(BaseModel):
+    seq: int
+    log_id: UUID
+    event: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class EventsPage(BaseModel):
+    session_id: UUID
+    events: list[LoggedEvent]
+    last_seq: int = Field(description="The session's newest seq: if above the last event here, fetch again after it.")

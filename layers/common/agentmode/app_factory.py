@@ -1,0 +1,132 @@
+"""Builds each function's FastAPI app so every answer, errors included, has the one error format."""
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agentmode.errors import AppError, ErrorBody, ErrorCode, error_body
+from agentmode.observability import logger
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Validation error",
+        401: "Missing or invalid token",
+        413: "Body too large",
+        429: "Rate limited",
+        500: "Unexpected error",
+        503: "Backing service unavailable",
+    }.items()
+}
+
+
+def request_id_of(scope: Scope) -> str:
+    """The API Gateway request id (the logs' correlation id); a fresh one outside Lambda."""
+    if "request_id" not in scope.setdefault("state", {}):
+        event = scope.get("aws.event") or {}
+        rid = (event.get("requestContext") or {}).get("requestId")
+        scope["state"]["request_id"] = rid if isinstance(rid, str) and rid else str(uuid.uuid4())
+    return str(scope["state"]["request_id"])
+
+
+def error_response(
+    scope: Scope, code: ErrorCode, message: str | None = None, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    body = error_body(code, message or code.default_message, details or {}, request_id_of(scope))
+    headers = {}
+    retry_after_ms = body.details.get("retry_after_ms")
+    if isinstance(retry_after_ms, int):
+        headers["Retry-After"] = str(max(1, -(-retry_after_ms // 1000)))
+    return JSONResponse(body.model_dump(mode="json"), status_code=code.http_status, headers=headers)
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    if exc.code.http_status >= 500:
+        logger.error("request failed", extra={"error_code": exc.code.name, "request_id": request_id_of(request.scope)})
+    return error_response(request.scope, exc.code, exc.message, exc.details)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Echoing the rejected input back could reflect secrets or huge blobs: name the field and the rule only.
+    problems = [
+        {"field": ".".join(str(part) for part in err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    return error_response(request.scope, ErrorCode.VALIDATION_ERROR, details={"errors": problems})
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
+    return error_response(request.scope, code)
+
+
+class GuardMiddleware:
+    """Outermost guard: bounds the body size and turns any unhandled exception into INTERNAL_ERROR.
+
+    Starlette's own server-error path re-raises after answering, which would put a stack trace in the
+    logs; here the failure is logged as its type and request id only.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await error_response(scope, ErrorCode.PAYLOAD_TOO_LARGE, details={"max_bytes": self.max_body_bytes})(
+                scope, receive, send
+            )
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence must catch everything
+            logger.error(
+                "unhandled exception",
+                extra={"error_type": type(exc).__name__, "request_id": request_id_of(scope)},
+            )
+            if not started:
+                await error_response(scope, ErrorCode.INTERNAL_ERROR)(scope, receive, send)
+
+
+def create_app(router: APIRouter, *, title: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """One function's app: its router, the shared error handlers, no docs endpoints (the API is documented in openapi.json)."""
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, responses=ERROR_RESPONSES)
+    app.include_router(router)
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes)
+    return app
+
+
+def json_size(value: Any) -> int:
+    """Bytes of `value` as compact JSON, to bound free-form JSON fields."""
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode())

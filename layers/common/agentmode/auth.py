@@ -1,0 +1,147 @@
+"""Supabase user JWTs, verified in-process on every request: HS256 (legacy secret) or ES256/RS256 (project JWKS)."""
+
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+import jwt
+from fastapi import Depends, Request
+
+from agentmode.errors import AppError, ErrorCode
+from agentmode.settings import Settings, get_settings
+
+ASYMMETRIC_ALGORITHMS = {"ES256": "EC", "RS256": "RSA"}
+JWKS_FETCH_TIMEOUT_SECONDS = 3.0
+# An unknown kid forces a JWKS refetch (keys rotate); this bounds how often a stream of forged kids can make us fetch.
+MIN_FORCED_REFRESH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class AuthUser:
+    id: UUID
+    role: str
+    email: str | None
+    claims: dict[str, Any]
+
+
+def _unauthorized(reason: str) -> AppError:
+    return AppError(ErrorCode.UNAUTHORIZED, details={"reason": reason})
+
+
+def fetch_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=JWKS_FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310 - https URL from settings
+        data = json.load(response)
+    if not isinstance(data, dict):
+        raise ValueError("JWKS is not a JSON object")
+    return data
+
+
+class JwksCache:
+    """The project's signing keys, kept per container and refetched when stale or when a token names an unknown kid."""
+
+    def __init__(self, url: str, ttl_seconds: float, fetch: Callable[[str], dict[str, Any]] = fetch_json) -> None:
+        self.url = url
+        self.ttl_seconds = ttl_seconds
+        self.fetch = fetch
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def key_for(self, kid: str, alg: str) -> jwt.PyJWK:
+        with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if age > self.ttl_seconds or (kid not in self._keys and age > MIN_FORCED_REFRESH_SECONDS):
+                self._refresh()
+            key = self._keys.get(kid)
+        if key is None:
+            raise _unauthorized("unknown signing key")
+        if key.algorithm_name != alg:
+            raise _unauthorized("key does not match algorithm")
+        return key
+
+    def _refresh(self) -> None:
+        try:
+            document = self.fetch(self.url)
+        except Exception:  # noqa: BLE001 - an unreachable JWKS keeps the keys we had; tokens we can't check are rejected
+            return
+        keys: dict[str, jwt.PyJWK] = {}
+        for entry in document.get("keys", []):
+            if isinstance(entry, dict) and entry.get("kid") and entry.get("kty") in ASYMMETRIC_ALGORITHMS.values():
+                try:
+                    keys[str(entry["kid"])] = jwt.PyJWK(entry)
+                except jwt.PyJWTError:
+                    continue
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+
+_jwks_caches: dict[str, JwksCache] = {}
+
+
+def jwks_for(settings: Settings) -> JwksCache:
+    url = f"{settings.supabase_url.rstrip('/')}/auth/v1/.well-known/jwks.json"
+    if url not in _jwks_caches:
+        _jwks_caches[url] = JwksCache(url, settings.jwks_cache_seconds)
+    return _jwks_caches[url]
+
+
+def _verification_key(header: dict[str, Any], settings: Settings) -> Any:
+    alg = header.get("alg")
+    if alg == "HS256":
+        secret = settings.supabase_jwt_secret.get_secret_value()
+        if not secret:
+            raise _unauthorized("HS256 tokens are not accepted")
+        return secret
+    if alg in ASYMMETRIC_ALGORITHMS:
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or not settings.supabase_url:
+            raise _unauthorized("asymmetric token without a resolvable key")
+        return jwks_for(settings).key_for(kid, alg)
+    raise _unauthorized("unsupported algorithm")
+
+
+def verify_token(token: str, settings: Settings) -> AuthUser:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise _unauthorized("malformed token") from None
+    key = _verification_key(header, settings)
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[header["alg"]],
+            audience=settings.jwt_audience,
+            issuer=settings.supabase_jwt_issuer or None,
+            options={"require": ["exp", "sub", "aud"]},
+            leeway=5,
+        )
+    except jwt.PyJWTError as exc:
+        raise _unauthorized(type(exc).__name__) from None
+    if claims.get("role") != "authenticated":
+        raise _unauthorized("not a user token")
+    try:
+        user_id = UUID(str(claims["sub"]))
+    except ValueError:
+        raise _unauthorized("subject is not a user id") from None
+    email = claims.get("email")
+    return AuthUser(id=user_id, role="authenticated", email=email if isinstance(email, str) else None, claims=claims)
+
+
+def bearer_token(request: Request) -> str:
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("missing bearer token")
+    return token.strip()
+
+
+def get_current_user(request: Request) -> AuthUser:
+    return verify_token(bearer_token(request), get_settings())
+
+
+CurrentUser = Annotated[AuthUser, Depends(get_current_user)]

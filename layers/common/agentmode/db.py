@@ -1,0 +1,77 @@
+"""Postgres access: one connection per container, user-scoped transactions under RLS as PostgREST runs them."""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
+
+from agentmode.auth import AuthUser
+from agentmode.errors import AppError, ErrorCode
+from agentmode.settings import get_settings
+
+Connection = psycopg.Connection[DictRow]
+
+DB_RETRY_AFTER_MS = 1000
+
+_connection: Connection | None = None
+
+
+def _unavailable(reason: str) -> AppError:
+    return AppError(
+        ErrorCode.SERVICE_UNAVAILABLE, details={"service": "database", "reason": reason, "retry_after_ms": DB_RETRY_AFTER_MS}
+    )
+
+
+def get_connection() -> Connection:
+    """The container's connection, reopened if a previous invocation left it closed or broken."""
+    global _connection
+    if _connection is None or _connection.closed or _connection.broken:
+        settings = get_settings()
+        try:
+            _connection = psycopg.connect(
+                settings.database_url.get_secret_value(),
+                autocommit=True,
+                connect_timeout=settings.db_connect_timeout_seconds,
+                # Supabase's pooler runs in transaction mode, where server-side prepared statements don't survive.
+                prepare_threshold=None,
+                row_factory=dict_row,
+                application_name="agentmode",
+            )
+        except psycopg.OperationalError:
+            raise _unavailable("connect failed") from None
+    return _connection
+
+
+def close_connection() -> None:
+    global _connection
+    if _connection is not None:
+        _connection.close()
+        _connection = None
+
+
+@contextmanager
+def user_transaction(user: AuthUser) -> Iterator[Connection]:
+    """A transaction that runs as `authenticated` with the caller's JWT claims, so RLS isolates every row it touches."""
+    conn = get_connection()
+    try:
+        with conn.transaction():
+            conn.execute(
+                "SELECT set_config('role', 'authenticated', true),"
+                " set_config('request.jwt.claims', %s, true),"
+                " set_config('statement_timeout', %s, true)",
+                (json.dumps(user.claims, default=str), str(get_settings().db_statement_timeout_ms)),
+            )
+            yield conn
+    except psycopg.errors.QueryCanceled:
+        raise _unavailable("statement timeout") from None
+    except psycopg.OperationalError:
+        close_connection()
+        raise _unavailable("connection lost") from None
+
+
+def jsonb(value: Any) -> Jsonb:
+    return Jsonb(value)

@@ -1,0 +1,37 @@
+"""Runtime settings, read once per container from environment variables."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the functions read; the README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    environment: Literal["local", "test", "dev", "staging", "prod"] = "local"
+    database_url: SecretStr = SecretStr("postgresql://postgres@localhost:5432/postgres")
+    db_connect_timeout_seconds: int = Field(default=5, ge=1, le=60)
+    db_statement_timeout_ms: int = Field(default=5000, ge=100, le=300_000)
+
+    supabase_url: str = ""
+    supabase_jwt_secret: SecretStr = SecretStr("")
+    supabase_jwt_issuer: str = ""
+    supabase_service_role_key: SecretStr = SecretStr("")
+    jwt_audience: str = "authenticated"
+    jwks_cache_seconds: int = Field(default=600, ge=0)
+
+    agent_queue_url: str = ""
+    free_daily_runs: int = Field(default=10, ge=0)
+    pro_daily_runs: int = Field(default=50, ge=0)
+    credits_per_video: int = Field(default=1, ge=0)
+
+    realtime_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

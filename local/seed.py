@@ -1,0 +1,52 @@
+"""The demo seed: a user with brand memory, credits and a free organization, so every endpoint can be tried at once."""
+
+from uuid import UUID
+
+import psycopg
+
+from local import devconfig
+
+DEMO_ORG_ID = UUID("2b9e4d1c-7a3f-4c2e-8d5b-1f0a9c8e7d61")
+DEMO_PROJECT_ID = UUID("9c4f7e2a-1d3b-4a5c-8e6f-3b2d1a0c9e84")
+DEMO_CREDITS = 100
+BRAND_MEMORY = (
+    "Brand voice: professional yet approachable. TechFlow is a B2B SaaS that automates workflow approvals "
+    "for operations teams; hooks that name a wasted-time pain point perform best."
+)
+
+
+def seed_user(conn: psycopg.Connection, user_id: UUID, email: str, *, credit_balance: int = DEMO_CREDITS) -> None:
+    """Idempotent: running it again leaves one user, one brand memory, and tops the credits back up."""
+    conn.execute("INSERT INTO auth.users (id, email) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", (user_id, email))
+    conn.execute(
+        "INSERT INTO agentmode.agent_memory (user_id, memory_type, content, metadata)"
+        ' SELECT %s, \'brand_memory\', %s, \'{"brand_name": "TechFlow", "source": "demo_seed"}\''
+        " WHERE NOT EXISTS (SELECT 1 FROM agentmode.agent_memory WHERE user_id = %s AND memory_type = 'brand_memory')",
+        (user_id, BRAND_MEMORY, user_id),
+    )
+    conn.execute(
+        "INSERT INTO agentmode.credit_balances (user_id, balance) VALUES (%s, %s)"
+        " ON CONFLICT (user_id) DO UPDATE SET balance = greatest(agentmode.credit_balances.balance, EXCLUDED.balance)",
+        (user_id, credit_balance),
+    )
+
+
+def seed_demo(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
+        seed_user(conn, devconfig.DEMO_USER_ID, devconfig.DEMO_USER_EMAIL)
+        conn.execute(
+            "INSERT INTO agentmode.orgs (id, name) VALUES (%s, 'TechFlow (demo)') ON CONFLICT (id) DO NOTHING", (DEMO_ORG_ID,)
+        )
+        conn.execute(
+            "INSERT INTO agentmode.user_orgs (user_id, org_id, role) VALUES (%s, %s, 'owner') ON CONFLICT DO NOTHING",
+            (devconfig.DEMO_USER_ID, DEMO_ORG_ID),
+        )
+        conn.execute(
+            "INSERT INTO agentmode.projects (id, org_id, name) VALUES (%s, %s, 'Demo project') ON CONFLICT (id) DO NOTHING",
+            (DEMO_PROJECT_ID, DEMO_ORG_ID),
+        )
+
+
+if __name__ == "__main__":
+    seed_demo(devconfig.local_database_url())
+    print(f"seeded demo user {devconfig.DEMO_USER_ID}")

