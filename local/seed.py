@@ -3,11 +3,14 @@
 from uuid import UUID
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from local import devconfig
 
 DEMO_ORG_ID = UUID("2b9e4d1c-7a3f-4c2e-8d5b-1f0a9c8e7d61")
 DEMO_PROJECT_ID = UUID("9c4f7e2a-1d3b-4a5c-8e6f-3b2d1a0c9e84")
+# The session the checked-in events/*.json name, so `sam local invoke -e` and curl examples find it.
+DEMO_SESSION_ID = UUID("d3a1f0c2-5e6b-4c7d-9e8f-a1b2c3d4e5f6")
 DEMO_CREDITS = 100
 BRAND_MEMORY = (
     "Brand voice: professional yet approachable. TechFlow is a B2B SaaS that automates workflow approvals "
@@ -44,6 +47,10 @@ def seed_demo(database_url: str) -> None:
         conn.execute(
             "INSERT INTO agentmode.projects (id, org_id, name) VALUES (%s, %s, 'Demo project') ON CONFLICT (id) DO NOTHING",
             (DEMO_PROJECT_ID, DEMO_ORG_ID),
+        )
+        conn.execute(
+            "INSERT INTO agentmode.agent_sessions (id, user_id, session_data) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",
+            (DEMO_SESSION_ID, devconfig.DEMO_USER_ID, Jsonb({"goal": "Demo: generate video ads for TechFlow", "constraints": {}})),
         )
 
 

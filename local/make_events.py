@@ -1,0 +1,72 @@
+"""Writes events/*.json: one API Gateway HTTP API v2 event per route, for `sam local invoke -e` and the tests.
+
+The token is signed with the local dev secret (the Supabase CLI default) and expires in 2100: it is only valid
+against the local stack, whose demo seed creates the user and session these events name.
+"""
+
+import json
+import time
+
+from local import devconfig
+from local.apigw_event import build_event
+from local.seed import DEMO_SESSION_ID
+from local.stack import ROOT
+from local.template_routes import load_routes
+from local.token import mint_token
+
+EVENTS_DIR = ROOT / "events"
+TOKEN_EXPIRES_AT = 4_102_444_800  # 2100-01-01: long-lived on purpose, and valid only with the public dev secret
+
+BODIES: dict[str, dict[str, object]] = {
+    "POST /agent/start": {
+        "goal": "Generate video ads for my SaaS product",
+        "reference_video_url": "https://example.com/video.mp4",
+        "constraints": {"max_videos": 3, "max_duration_seconds": 30, "aspect_ratio": "9:16"},
+    },
+    "POST /agent/event": {
+        "session_id": str(DEMO_SESSION_ID),
+        "step_name": "Research competitors",
+        "action_type": "tool_result",
+        "tool_name": "meta_ads_search",
+        "input_data": {"search_term": "Nike", "limit": 50},
+        "output_data": {"ads_count": 50},
+        "reasoning": "Searching Meta Ads Library for Nike to identify winning hooks",
+        "confidence_score": 0.95,
+        "execution_time_ms": 2300,
+        "status": "success",
+    },
+}
+QUERIES = {
+    "GET /agent/status": f"session_id={DEMO_SESSION_ID}",
+    "GET /agent/events": f"session_id={DEMO_SESSION_ID}&after_seq=0",
+}
+CONCRETE_PATHS = {"ANY /{proxy+}": ("GET", "/agent/unknown")}
+
+
+def file_name(route_key: str) -> str:
+    method, path = route_key.split(" ", 1)
+    slug = path.strip("/").replace("/", "_").replace("{", "").replace("}", "").replace("+", "") or "root"
+    return f"{slug}_{method.lower()}.json"
+
+
+def main() -> None:
+    token = mint_token(devconfig.DEMO_USER_ID, devconfig.DEV_JWT_SECRET, ttl_seconds=TOKEN_EXPIRES_AT - int(time.time()))
+    for route in load_routes():
+        method, path = CONCRETE_PATHS.get(route.route_key, (route.method, route.path))
+        body = BODIES.get(route.route_key)
+        event = build_event(
+            method=method,
+            path=path,
+            raw_query=QUERIES.get(route.route_key, ""),
+            headers=[("authorization", f"Bearer {token}"), ("content-type", "application/json"), ("host", "localhost:3000")],
+            body=json.dumps(body).encode() if body else b"",
+            route_key=route.route_key,
+            path_parameters={"proxy": path.strip("/")} if route.greedy else {},
+        )
+        target = EVENTS_DIR / file_name(route.route_key)
+        target.write_text(json.dumps(event, indent=2) + "\n")
+        print(f"wrote {target.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Session-wide real parts: one embedded Postgres with the migrations applied, and the env the functions read."""
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from agentmode import db
+from agentmode.settings import get_settings
+from local.server import make_server
+from local.stack import apply_migrations, start_postgres
+from tests.factories import TEST_JWT_SECRET, User, create_user
+
+PRODUCTION_MARKERS = ("AWS_LAMBDA_FUNCTION_NAME", "AGENT_QUEUE_URL")
+
+
+def _refuse_production_environment() -> None:
+    found = [name for name in PRODUCTION_MARKERS if os.environ.get(name)]
+    if found:
+        pytest.exit(f"refusing to run tests with production settings present: {', '.join(found)}", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    _refuse_production_environment()
+    url = start_postgres(tmp_path_factory.mktemp("pg"))
+    apply_migrations(url)
+    return url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def function_environment(database_url: str) -> Iterator[None]:
+    """What template.yaml's Environment gives a deployed function, pointed at the embedded stack."""
+    values = {
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "SUPABASE_JWT_SECRET": TEST_JWT_SECRET,
+        "SUPABASE_URL": "",
+        "SUPABASE_SERVICE_ROLE_KEY": "",
+        "POWERTOOLS_SERVICE_NAME": "agentmode-test",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LOCAL_ACCESS_LOG": "0",
+    }
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    reset_function_state()
+    yield
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    reset_function_state()
+
+
+def reset_function_state() -> None:
+    """A fresh container: settings re-read, connection reopened."""
+    get_settings.cache_clear()
+    db.close_connection()
+
+
+@pytest.fixture(scope="session")
+def admin(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A superuser connection (RLS does not apply) to arrange rows and check outcomes."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def user(admin: psycopg.Connection[Any]) -> User:
+    return create_user(admin)
+
+
+@pytest.fixture
+def other_user(admin: psycopg.Connection[Any]) -> User:
+    return create_user(admin)
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    """The local runner (`make run`'s server) on a free loopback port, serving the real handlers."""
+    server = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
