@@ -33,6 +33,8 @@ def build_event(
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
             continue
         merged[key] = f"{merged[key]},{value}" if key in merged else value
+    if body:
+        merged.setdefault("content-length", str(len(body)))
     query: dict[str, str] = {}
     for name, value in parse_qsl(raw_query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value

@@ -50,7 +50,11 @@ def seed_demo(database_url: str) -> None:
         )
         conn.execute(
             "INSERT INTO agentmode.agent_sessions (id, user_id, session_data) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",
-            (DEMO_SESSION_ID, devconfig.DEMO_USER_ID, Jsonb({"goal": "Demo: generate video ads for TechFlow", "constraints": {}})),
+            (
+                DEMO_SESSION_ID,
+                devconfig.DEMO_USER_ID,
+                Jsonb({"goal": "Demo: generate video ads for TechFlow", "constraints": {}}),
+            ),
         )
 
 

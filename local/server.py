@@ -148,6 +148,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 for event in json.loads(result["body"])["events"]:
                     after = event["seq"]
                     self.wfile.write(f"id: {after}\nevent: {event['event']}\ndata: {json.dumps(event['payload'])}\n\n".encode())
+                # A comment line each poll: the write fails as soon as the client has gone, which ends the loop.
+                self.wfile.write(b": keep-alive\n\n")
                 self.wfile.flush()
                 time.sleep(SSE_POLL_SECONDS)
         except (BrokenPipeError, ConnectionResetError):

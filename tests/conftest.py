@@ -8,13 +8,17 @@ from typing import Any
 import psycopg
 import pytest
 
-from agentmode import db
-from agentmode.settings import get_settings
-from local.server import make_server
 from local.stack import apply_migrations, start_postgres
 from tests.factories import TEST_JWT_SECRET, User, create_user
 
 PRODUCTION_MARKERS = ("AWS_LAMBDA_FUNCTION_NAME", "AGENT_QUEUE_URL")
+# Read at import by Powertools, so set before any test module imports the layer.
+os.environ.update(
+    POWERTOOLS_SERVICE_NAME="agentmode-test",
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_METRICS_DISABLED="true",
+    AWS_DEFAULT_REGION="us-east-1",
+)
 
 
 def _refuse_production_environment() -> None:
@@ -40,10 +44,6 @@ def function_environment(database_url: str) -> Iterator[None]:
         "SUPABASE_JWT_SECRET": TEST_JWT_SECRET,
         "SUPABASE_URL": "",
         "SUPABASE_SERVICE_ROLE_KEY": "",
-        "POWERTOOLS_SERVICE_NAME": "agentmode-test",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "AWS_DEFAULT_REGION": "us-east-1",
         "LOCAL_ACCESS_LOG": "0",
     }
     previous = {name: os.environ.get(name) for name in values}
@@ -60,6 +60,9 @@ def function_environment(database_url: str) -> Iterator[None]:
 
 def reset_function_state() -> None:
     """A fresh container: settings re-read, connection reopened."""
+    from agentmode import db
+    from agentmode.settings import get_settings
+
     get_settings.cache_clear()
     db.close_connection()
 
@@ -84,6 +87,8 @@ def other_user(admin: psycopg.Connection[Any]) -> User:
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[str]:
     """The local runner (`make run`'s server) on a free loopback port, serving the real handlers."""
+    from local.server import make_server
+
     server = make_server("127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -26,7 +26,7 @@ def create_user(
     admin: psycopg.Connection[Any],
     *,
     brand_memory: bool = True,
-    credits: int = 100,
+    credits: int = 100,  # noqa: A002 - the domain word
     plan: str | None = None,
 ) -> User:
     """A user with (by default) brand memory and 100 credits; `plan` also makes them owner of an org on that plan."""
@@ -43,7 +43,9 @@ def create_user(
     return User(user_id, mint_token(user_id, TEST_JWT_SECRET))
 
 
-def add_memory(admin: psycopg.Connection[Any], user_id: uuid.UUID, *, memory_type: str = "brand_memory", expires_in: str | None = None) -> None:
+def add_memory(
+    admin: psycopg.Connection[Any], user_id: uuid.UUID, *, memory_type: str = "brand_memory", expires_in: str | None = None
+) -> None:
     admin.execute(
         "INSERT INTO agentmode.agent_memory (user_id, memory_type, content, metadata, expires_at)"
         " VALUES (%s, %s, 'Brand voice: calm and clear.', %s, now() + %s::interval)",

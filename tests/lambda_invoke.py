@@ -33,7 +33,9 @@ def invoke_event(event: dict[str, Any]) -> Result:
     handler = load_handler(route.code_uri, route.handler)
     response = handler(event, LambdaContext(function_name=route.function))
     body = response.get("body") or ""
-    return Result(response["statusCode"], {k.lower(): v for k, v in response.get("headers", {}).items()}, json.loads(body) if body else None)
+    return Result(
+        response["statusCode"], {k.lower(): v for k, v in response.get("headers", {}).items()}, json.loads(body) if body else None
+    )
 
 
 def invoke(

@@ -77,6 +77,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request.scope, code)
 
 
+class _BodyTooLarge(Exception):
+    """Raised from inside `receive` once the body passes the limit (API Gateway may omit Content-Length)."""
+
+
 class GuardMiddleware:
     """Outermost guard: bounds the body size and turns any unhandled exception into INTERNAL_ERROR.
 
@@ -99,6 +103,15 @@ class GuardMiddleware:
             )
             return
         started = False
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise _BodyTooLarge
+            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -106,7 +119,12 @@ class GuardMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, bounded_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await error_response(scope, ErrorCode.PAYLOAD_TOO_LARGE, details={"max_bytes": self.max_body_bytes})(
+                    scope, receive, send
+                )
         except Exception as exc:  # noqa: BLE001 - the last line of defence must catch everything
             logger.error(
                 "unhandled exception",

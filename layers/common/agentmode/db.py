@@ -1,6 +1,7 @@
 """Postgres access: one connection per container, user-scoped transactions under RLS as PostgREST runs them."""
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,14 @@ Connection = psycopg.Connection[DictRow]
 
 DB_RETRY_AFTER_MS = 1000
 
-_connection: Connection | None = None
+
+class _ContainerConnection(threading.local):
+    """Lambda runs one invocation at a time on one thread; per-thread keeps that true where threads share a process."""
+
+    conn: Connection | None = None
+
+
+_local = _ContainerConnection()
 
 
 def _unavailable(reason: str) -> AppError:
@@ -28,11 +36,10 @@ def _unavailable(reason: str) -> AppError:
 
 def get_connection() -> Connection:
     """The container's connection, reopened if a previous invocation left it closed or broken."""
-    global _connection
-    if _connection is None or _connection.closed or _connection.broken:
+    if _local.conn is None or _local.conn.closed or _local.conn.broken:
         settings = get_settings()
         try:
-            _connection = psycopg.connect(
+            _local.conn = psycopg.connect(
                 settings.database_url.get_secret_value(),
                 autocommit=True,
                 connect_timeout=settings.db_connect_timeout_seconds,
@@ -43,14 +50,13 @@ def get_connection() -> Connection:
             )
         except psycopg.OperationalError:
             raise _unavailable("connect failed") from None
-    return _connection
+    return _local.conn
 
 
 def close_connection() -> None:
-    global _connection
-    if _connection is not None:
-        _connection.close()
-        _connection = None
+    if _local.conn is not None:
+        _local.conn.close()
+        _local.conn = None
 
 
 @contextmanager

@@ -1,0 +1,116 @@
+"""The deployable artefacts: `sam validate --lint`, `sam build` without a container, and each built function run
+from the build output alone (fresh process, PYTHONPATH = built layer + built function), as Lambda loads it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from local.devconfig import DEV_JWT_SECRET
+from local.seed import seed_demo
+from local.stack import ROOT
+from tests.lambda_invoke import load_event
+
+pytestmark = pytest.mark.build
+
+SAM = os.environ.get("SAM_CLI", str(ROOT / ".venv-sam" / "bin" / "sam"))
+BUILD_DIR = ROOT / ".aws-sam" / "build"
+RUNNER = r"""
+import json, sys, time
+from dataclasses import dataclass
+
+@dataclass
+class Context:
+    function_name: str = "built"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:built"
+    aws_request_id: str = "built-request"
+
+event = json.load(sys.stdin)
+import app
+response = app.handler(event, Context())
+print(json.dumps({
+    "status": response["statusCode"],
+    "body": json.loads(response["body"]),
+    "loaded": sorted(name for name in ("boto3", "botocore.session", "stripe", "clickhouse_connect") if name in sys.modules),
+    "paths": sorted({m.__file__.split("/python/")[0] for m in list(sys.modules.values())
+                     if m.__name__.startswith("agentmode") and "/python/" in (getattr(m, "__file__", None) or "")}),
+}))
+"""
+FUNCTIONS = {
+    "AgentStartFunction": ("agent_start_post.json", 201),
+    "AgentEventFunction": ("agent_event_post.json", 200),
+    "AgentStatusFunction": ("agent_status_get.json", 200),
+}
+
+
+def sam(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+    return subprocess.run(  # noqa: S603 - our own SAM CLI
+        [SAM, *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=900, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    result = sam("build", "--cached", "--parallel")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return BUILD_DIR
+
+
+def run_built(function: str, event: dict[str, Any], database_url: str) -> dict[str, Any]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": f"{BUILD_DIR / 'CommonLayer' / 'python'}:{BUILD_DIR / function}",
+        "DATABASE_URL": database_url,
+        "SUPABASE_JWT_SECRET": DEV_JWT_SECRET,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    result = subprocess.run(  # noqa: S603 - runs the built function with this interpreter
+        [sys.executable, "-c", RUNNER],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=BUILD_DIR / function,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return output
+
+
+def test_template_passes_sam_validate_lint() -> None:
+    result = sam("validate", "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_layer_lands_on_opt_python(built: Path) -> None:
+    assert (built / "CommonLayer" / "python" / "agentmode" / "errors.py").is_file()
+    assert (built / "CommonLayer" / "python" / "fastapi").is_dir()
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_built_function_answers_from_the_build_output_alone(
+    built: Path, function: str, database_url: str, admin: psycopg.Connection[Any]
+) -> None:
+    seed_demo(database_url)
+    event_file, status = FUNCTIONS[function]
+    output = run_built(function, load_event(event_file), database_url)
+    assert output["status"] == status, output["body"]
+    assert output["paths"] == [str(built / "CommonLayer")]
+
+
+@pytest.mark.parametrize("function", ["AgentEventFunction", "AgentStatusFunction"])
+def test_functions_without_aws_calls_do_not_load_an_aws_sdk(built: Path, function: str, database_url: str) -> None:
+    seed_demo(database_url)
+    event_file, _ = FUNCTIONS[function]
+    assert run_built(function, load_event(event_file), database_url)["loaded"] == []

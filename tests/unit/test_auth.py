@@ -1,0 +1,218 @@
+"""Supabase JWT verification: HS256 with the project secret, ES256/RS256 with the project's JWKS, and the attacks."""
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from agentmode import auth
+from agentmode.auth import verify_token
+from agentmode.errors import AppError, ErrorCode
+from agentmode.settings import Settings
+
+SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
+ISSUER = "https://project.supabase.co/auth/v1"
+
+
+class JwksServer:
+    """The project's /auth/v1/.well-known/jwks.json on loopback, with keys a test can rotate."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict[str, Any]] = []
+        self.fetches = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.fetches += 1
+                body = json.dumps({"keys": outer.keys}).encode()
+                self.send_response(200 if self.path == "/auth/v1/.well-known/jwks.json" else 404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def jwks() -> Iterator[JwksServer]:
+    server = JwksServer()
+    yield server
+    server.server.shutdown()
+
+
+def settings_for(jwks_url: str = "", issuer: str = "") -> Settings:
+    return Settings(supabase_jwt_secret=SECRET, supabase_url=jwks_url, supabase_jwt_issuer=issuer)
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {"sub": str(uuid.uuid4()), "aud": "authenticated", "role": "authenticated", "iat": now, "exp": now + 600, **overrides}
+
+
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_jwk(private_key: Any, kid: str) -> dict[str, Any]:
+    algorithm = ECAlgorithm if isinstance(private_key, ec.EllipticCurvePrivateKey) else RSAAlgorithm
+    jwk: dict[str, Any] = json.loads(algorithm.to_jwk(private_key.public_key()))
+    return {**jwk, "kid": kid, "use": "sig"}
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def rejected(token: str, settings: Settings) -> AppError:
+    with pytest.raises(AppError) as raised:
+        verify_token(token, settings)
+    assert raised.value.code is ErrorCode.UNAUTHORIZED
+    return raised.value
+
+
+def test_valid_hs256_token_gives_the_user() -> None:
+    body = claims(email="a@b.c")
+    user = verify_token(jwt.encode(body, SECRET, algorithm="HS256"), settings_for())
+    assert (str(user.id), user.email, user.role) == (body["sub"], "a@b.c", "authenticated")
+
+
+def test_valid_es256_token_is_checked_against_the_jwks(jwks: JwksServer) -> None:
+    key = ec_key()
+    jwks.keys = [public_jwk(key, "k1")]
+    token = jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"})
+    assert verify_token(token, settings_for(jwks.url)).role == "authenticated"
+
+
+def test_valid_rs256_token_is_checked_against_the_jwks(jwks: JwksServer) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks.keys = [public_jwk(key, "r1")]
+    token = jwt.encode(claims(), key, algorithm="RS256", headers={"kid": "r1"})
+    assert verify_token(token, settings_for(jwks.url)).role == "authenticated"
+
+
+def test_jwks_is_fetched_once_per_container(jwks: JwksServer) -> None:
+    key = ec_key()
+    jwks.keys = [public_jwk(key, "k1")]
+    for _ in range(5):
+        verify_token(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"}), settings_for(jwks.url))
+    assert jwks.fetches == 1
+
+
+def test_rotated_key_is_picked_up_on_unknown_kid(jwks: JwksServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "MIN_FORCED_REFRESH_SECONDS", 0.0)
+    old, new = ec_key(), ec_key()
+    jwks.keys = [public_jwk(old, "old")]
+    verify_token(jwt.encode(claims(), old, algorithm="ES256", headers={"kid": "old"}), settings_for(jwks.url))
+    jwks.keys = [public_jwk(new, "new")]
+    assert verify_token(jwt.encode(claims(), new, algorithm="ES256", headers={"kid": "new"}), settings_for(jwks.url))
+
+
+def test_unknown_kid_refetches_at_most_once_per_interval(jwks: JwksServer) -> None:
+    key = ec_key()
+    jwks.keys = [public_jwk(key, "k1")]
+    verify_token(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"}), settings_for(jwks.url))
+    for n in range(5):
+        rejected(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": f"forged-{n}"}), settings_for(jwks.url))
+    assert jwks.fetches == 1
+
+
+def test_token_of_a_deleted_key_is_rejected_once_the_cache_refreshes(jwks: JwksServer) -> None:
+    key = ec_key()
+    jwks.keys = [public_jwk(key, "k1")]
+    settings = settings_for(jwks.url).model_copy(update={"jwks_cache_seconds": 0})
+    verify_token(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"}), settings)
+    jwks.keys = []
+    auth._jwks_caches.clear()
+    rejected(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"}), settings)
+
+
+def test_alg_none_is_rejected() -> None:
+    header = b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    rejected(f"{header}.{b64(json.dumps(claims()).encode())}.", settings_for())
+
+
+def test_hs256_token_signed_with_the_public_key_is_rejected(jwks: JwksServer) -> None:
+    """Algorithm confusion: the attacker signs HS256 using the (public) JWKS key as the HMAC secret."""
+    key = ec_key()
+    jwks.keys = [public_jwk(key, "k1")]
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signing_input = (
+        f"{b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': 'k1'}).encode())}.{b64(json.dumps(claims()).encode())}"
+    )
+    signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
+    rejected(f"{signing_input}.{b64(signature)}", settings_for(jwks.url))
+
+
+def test_es256_token_with_kid_of_a_different_key_type_is_rejected(jwks: JwksServer) -> None:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks.keys = [public_jwk(rsa_key, "r1")]
+    rejected(jwt.encode(claims(), ec_key(), algorithm="ES256", headers={"kid": "r1"}), settings_for(jwks.url))
+
+
+def test_hs256_tokens_are_refused_when_no_secret_is_configured() -> None:
+    token = jwt.encode(claims(), SECRET, algorithm="HS256")
+    rejected(token, Settings(supabase_jwt_secret=""))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"exp": int(time.time()) - 60}, "ExpiredSignatureError"),
+        ({"nbf": int(time.time()) + 600}, "ImmatureSignatureError"),
+        ({"aud": "anon"}, "InvalidAudienceError"),
+        ({"role": "anon"}, "not a user token"),
+        ({"role": "service_role"}, "not a user token"),
+        ({"sub": "not-a-uuid"}, "subject is not a user id"),
+    ],
+)
+def test_claims_that_do_not_fit_are_rejected(overrides: dict[str, Any], reason: str) -> None:
+    assert rejected(jwt.encode(claims(**overrides), SECRET, algorithm="HS256"), settings_for()).details["reason"] == reason
+
+
+def test_missing_exp_is_rejected() -> None:
+    body = claims()
+    del body["exp"]
+    rejected(jwt.encode(body, SECRET, algorithm="HS256"), settings_for())
+
+
+def test_wrong_issuer_is_rejected_when_one_is_configured() -> None:
+    token = jwt.encode(claims(iss="https://evil.example/auth/v1"), SECRET, algorithm="HS256")
+    rejected(token, settings_for(issuer=ISSUER))
+
+
+def test_right_issuer_is_accepted() -> None:
+    token = jwt.encode(claims(iss=ISSUER), SECRET, algorithm="HS256")
+    assert verify_token(token, settings_for(issuer=ISSUER))
+
+
+def test_wrong_secret_is_rejected() -> None:
+    rejected(jwt.encode(claims(), "another-secret-that-is-also-long-enough!!", algorithm="HS256"), settings_for())
+
+
+def test_tampered_payload_is_rejected() -> None:
+    header, _, signature = jwt.encode(claims(), SECRET, algorithm="HS256").split(".")
+    rejected(f"{header}.{b64(json.dumps(claims(sub=str(uuid.uuid4()))).encode())}.{signature}", settings_for())
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer", "eyJhbGciOiJIUzI1NiJ9..", "ä.ö.ü"])
+def test_garbled_tokens_are_rejected(garbage: str) -> None:
+    rejected(garbage, settings_for())
