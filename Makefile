@@ -49,8 +49,8 @@ lint: $(DEPS)
 validate: $(SAM_DEPS)
 	$(SAM_VENV)/bin/sam validate --lint
 
-build: $(SAM_DEPS) ## sam build, no container
-	$(SAM_VENV)/bin/sam build --cached --parallel
+build: $(DEPS) $(SAM_DEPS) ## sam build (no container) + bytecode; deploy with .venv-sam/bin/sam deploy
+	$(PY) -m local.build
 
 test: install lint validate ## every test: unit, functional, e2e over HTTP, and the built artefacts
 	SAM_CLI=$(SAM_VENV)/bin/sam $(PY) -m pytest $(PYTEST_ARGS)

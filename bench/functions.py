@@ -1,9 +1,10 @@
 """`make bench`: cold start and warm latency of each built function, next to a bare FastAPI + Mangum baseline.
 
 Every figure comes from a fresh interpreter that sees only what `sam build` produced (bench/_child.py), talking to an
-embedded Postgres and, for agent_start, to SQS served by moto on loopback: the functions' real client paths, no stubs.
-No bytecode is written (PYTHONDONTWRITEBYTECODE): sam build ships no .pyc and Lambda's code folders are read-only, so
-a Lambda cold start compiles every module it imports, and so does each cold run here.
+embedded Postgres, for agent_start to SQS served by moto on loopback, and for agent_event to a loopback stand-in of
+Supabase Realtime's broadcast endpoint: the functions' real client paths.
+The build ships bytecode (`make build` compiles it; Lambda's code folders are read-only, so Python could never cache
+it there); the children write none (PYTHONDONTWRITEBYTECODE), as on Lambda. The baseline gets the same treatment.
 """
 
 import atexit
@@ -16,11 +17,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,11 @@ import boto3
 import psycopg
 
 from local.apigw_event import build_event
+from local.build import BUILD_DIR, compile_bytecode
 from local.seed import seed_user
 from local.stack import ROOT, apply_migrations, start_postgres
 from local.token import mint_token
 
-BUILD_DIR = ROOT / ".aws-sam" / "build"
 LAYER = Path("CommonLayer") / "python"
 BENCH_DIR = Path(__file__).resolve().parent
 CHILD = BENCH_DIR / "_child.py"
@@ -70,17 +73,16 @@ class Target:
 
 
 def snapshot_build(work_dir: Path) -> Path:
-    """A private copy of the build, as `sam build` made it.
-
-    Private, because a `sam build` run meanwhile (the build tests run one) would swap the code mid-run; without any
-    __pycache__, because sam build writes none and whatever imported the build since (the build tests) leaves some.
-    """
+    """A private copy of the build as `make build` made it (a build meanwhile, e.g. by the tests, would swap the code
+    mid-run), with the baseline beside it, compiled the same way."""
     if not BUILD_DIR.is_dir():
         raise BenchError(f"{BUILD_DIR} is missing; run `make build` first")
-    build = shutil.copytree(BUILD_DIR, work_dir / "build", symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    build = shutil.copytree(BUILD_DIR, work_dir / "build", symlinks=True)
     missing = [path for path in [build / LAYER, *(build / name / "app.py" for name in FUNCTIONS)] if not path.exists()]
     if missing:
         raise BenchError(f"incomplete build: {', '.join(map(str, missing))}; run `make build` first")
+    shutil.copytree(BASELINE_DIR, build / BASELINE, ignore=shutil.ignore_patterns("__pycache__"))
+    compile_bytecode(build / BASELINE)
     return build
 
 
@@ -116,7 +118,9 @@ def create_session(admin: psycopg.Connection[Any], user_id: uuid.UUID) -> uuid.U
     return session_id
 
 
-def build_targets(admin: psycopg.Connection[Any], build: Path, sqs_env: dict[str, str]) -> list[Target]:
+def build_targets(
+    admin: psycopg.Connection[Any], build: Path, sqs_env: dict[str, str], realtime_env: dict[str, str]
+) -> list[Target]:
     """The three functions, each with the users and session its requests need, and the baseline."""
     layer = build / LAYER
     start_users = iter(create_users(admin, COLD_RUNS + 1 + WARM_REQUESTS[START]))
@@ -137,23 +141,52 @@ def build_targets(admin: psycopg.Connection[Any], build: Path, sqs_env: dict[str
     def ping() -> dict[str, Any]:
         return api_event("GET", "/ping")
 
+    # Lambda's path order: the function's folder (/var/task) before the layer (/opt/python).
     return [
-        Target(START, (layer, build / START), 201, start_agent, env=sqs_env),
-        Target(EVENT, (layer, build / EVENT), 200, log_event),
-        Target(STATUS, (layer, build / STATUS), 200, read_status),
-        Target(BASELINE, (layer, BASELINE_DIR), 200, ping),
+        Target(START, (build / START, layer), 201, start_agent, env=sqs_env),
+        Target(EVENT, (build / EVENT, layer), 200, log_event, env=realtime_env),
+        Target(STATUS, (build / STATUS, layer), 200, read_status),
+        Target(BASELINE, (build / BASELINE, layer), 200, ping),
     ]
 
 
 def sqs_client(endpoint: str) -> Any:
-    return boto3.client("sqs", endpoint_url=endpoint, region_name=AWS_TEST_CREDENTIALS["AWS_DEFAULT_REGION"],
-                        aws_access_key_id=AWS_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=AWS_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    """The bench's own client, to create the queue and count what agent_start sent to it."""
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name=AWS_TEST_CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=AWS_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@contextmanager
+def realtime_endpoint() -> Iterator[str]:
+    """Answers `POST /realtime/v1/api/broadcast` with 202 as Supabase does, so agent_event's broadcast really happens."""
+
+    class Accept(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(202)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Accept)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextmanager
 def sqs_queue() -> Iterator[tuple[str, str]]:
-    """moto's SQS on a free loopback port, so agent_start's boto3 client really sends; yields (endpoint, queue URL)."""
+    """moto's SQS on a free loopback port, so agent_start's SQS client really sends; yields (endpoint, queue URL)."""
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:  # moto[sqs] alone lacks flask, which moto's server is built on
@@ -187,14 +220,14 @@ def base_env(database_url: str, work_dir: Path) -> dict[str, str]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "AWS_DEFAULT_REGION": AWS_TEST_CREDENTIALS["AWS_DEFAULT_REGION"],
-        # Keep this machine's ~/.aws out of boto3's view.
+        # Keep this machine's ~/.aws out of the SDK's view.
         "AWS_CONFIG_FILE": str(work_dir / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(work_dir / "no-aws-credentials"),
     }
 
 
 def run_child(target: Target, mode: str, events: list[dict[str, Any]], env: dict[str, str], work_dir: Path) -> dict[str, Any]:
-    """One fresh interpreter whose path holds the target's folders only (the layer first, then the function)."""
+    """One fresh interpreter whose path holds the target's folders only (the function first, then the layer)."""
     spec_path, result_path = work_dir / f"{target.name}-{mode}.json", work_dir / f"{target.name}-{mode}.result.json"
     result_path.unlink(missing_ok=True)
     spec = {"mode": mode, "function_name": target.name, "expected_status": target.expected_status, "events": events}
@@ -206,7 +239,12 @@ def run_child(target: Target, mode: str, events: list[dict[str, Any]], env: dict
         "POWERTOOLS_SERVICE_NAME": target.name,
     }
     command = [sys.executable, "-S", "-P", str(CHILD), str(spec_path), str(result_path)]
-    done = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS, check=False)  # noqa: S603 - our own interpreter and script
+    try:
+        done = subprocess.run(  # noqa: S603 - our own interpreter and script
+            command, env=child_env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{target.name} {mode} run did not finish in {CHILD_TIMEOUT_SECONDS} s") from None
     if done.returncode != 0:
         raise BenchError(f"{target.name} {mode} run failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(result_path.read_text())
@@ -249,17 +287,26 @@ def warm_summary(timings: list[float]) -> dict[str, Any]:
     }
 
 
+def check(target: str, value: float, limit: float, unit: str) -> dict[str, Any]:
+    return {"target": target, "value": value, "limit": limit, "unit": unit, "pass": value <= limit}
+
+
 def evaluate_targets(functions: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The agreed budgets; reported, never fatal (only functional errors fail the run)."""
-    checks = [
-        {"target": f"{name} cold start <= {COLD_RATIO_LIMIT} x baseline", "value": functions[name]["cold_ratio_to_baseline"],
-         "limit": COLD_RATIO_LIMIT, "unit": "x baseline"}
+    cold = [
+        check(
+            f"{name} cold start <= {COLD_RATIO_LIMIT:g} x baseline",
+            functions[name]["cold_ratio_to_baseline"],
+            COLD_RATIO_LIMIT,
+            "x",
+        )
         for name in FUNCTIONS
-    ] + [
-        {"target": f"{name} warm p50 <= {limit:g} ms", "value": functions[name]["warm"]["p50_ms"], "limit": limit, "unit": "ms"}
+    ]
+    warm = [
+        check(f"{name} warm p50 <= {limit:g} ms", functions[name]["warm"]["p50_ms"], limit, "ms")
         for name, limit in WARM_P50_LIMITS_MS.items()
-    ]  # fmt: skip
-    return [{**check, "pass": check["value"] <= check["limit"]} for check in checks]
+    ]
+    return cold + warm
 
 
 def cpu_model() -> str:
@@ -288,8 +335,8 @@ def print_table(baseline: dict[str, Any], functions: dict[str, dict[str, Any]], 
             f" {figures['cold_ratio_to_baseline']:>7.2f} {warm['p50_ms']:>9.2f} {warm['p99_ms']:>9.2f}"
         )
     print(f"\ncold: median of {COLD_RUNS} fresh processes; warm: per-call ms in one process after a warm-up call")
-    for check in targets:
-        print(f"  [{'PASS' if check['pass'] else 'FAIL'}] {check['target']}: {check['value']:g} {check['unit']}")
+    for target in targets:
+        print(f"  [{'PASS' if target['pass'] else 'FAIL'}] {target['target']}: {target['value']:g} {target['unit']}")
 
 
 def write_results(results: dict[str, Any]) -> None:
@@ -303,9 +350,14 @@ def write_results(results: dict[str, Any]) -> None:
 def measure(database_url: str, build: Path, work_dir: Path) -> dict[str, Any]:
     """Every measurement against one database and one queue; checks that each agent_start really reached SQS."""
     env = base_env(database_url, work_dir)
-    with sqs_queue() as (endpoint, queue_url), psycopg.connect(database_url, autocommit=True) as admin:
+    with (
+        sqs_queue() as (endpoint, queue_url),
+        realtime_endpoint() as realtime_url,
+        psycopg.connect(database_url, autocommit=True) as admin,
+    ):
         sqs_env = {**AWS_TEST_CREDENTIALS, "AGENT_QUEUE_URL": queue_url, "AWS_ENDPOINT_URL_SQS": endpoint}
-        targets = build_targets(admin, build, sqs_env)
+        realtime_env = {"SUPABASE_URL": realtime_url, "SUPABASE_SERVICE_ROLE_KEY": "bench-service-role-key"}
+        targets = build_targets(admin, build, sqs_env, realtime_env)
         cold = measure_cold(targets, env, work_dir)
         warm = {target.name: measure_warm(target, env, work_dir) for target in targets}
         sent, expected = queued_messages(endpoint, queue_url), COLD_RUNS + 1 + WARM_REQUESTS[START]
@@ -314,15 +366,17 @@ def measure(database_url: str, build: Path, work_dir: Path) -> dict[str, Any]:
     baseline = {"cold": cold_summary(cold[BASELINE]), "warm": warm_summary(warm[BASELINE])}
     functions = {name: {"cold": cold_summary(cold[name]), "warm": warm_summary(warm[name])} for name in FUNCTIONS}
     for figures in functions.values():
-        figures["cold_ratio_to_baseline"] = round(figures["cold"]["total_ms"] / baseline["cold"]["total_ms"], 2)
+        figures["cold_ratio_to_baseline"] = round(figures["cold"]["total_ms"] / baseline["cold"]["total_ms"], 3)
     return {
         "machine": machine_info(),
         "method": {
             "cold_runs": COLD_RUNS,
-            "cold": "fresh `python -S -P` per run, PYTHONPATH = built layer + function only, no bytecode written;"
+            "cold": "fresh `python -S -P` per run, PYTHONPATH = built function + layer only (with the build's bytecode),"
+            " none written;"
             " import app, then the first handler call (includes the Postgres connect and, for agent_start, the SQS client)",
             "warm": "one process per function, one untimed warm-up call, then each handler call timed in-process",
-            "sqs": "moto server on loopback, reached by agent_start's own boto3 client",
+            "sqs": "moto server on loopback, reached by agent_start's own botocore client",
+            "realtime": "a loopback endpoint answering 202 like Supabase's broadcast API; agent_event broadcasts each event",
         },
         "sqs_messages_received": sent,
         "baseline": baseline,

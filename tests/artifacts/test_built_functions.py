@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from local.build import BUILD_DIR, build
 from local.devconfig import DEV_JWT_SECRET
 from local.seed import seed_demo
 from local.stack import ROOT
@@ -19,7 +20,6 @@ from tests.lambda_invoke import load_event
 pytestmark = pytest.mark.build
 
 SAM = os.environ.get("SAM_CLI", str(ROOT / ".venv-sam" / "bin" / "sam"))
-BUILD_DIR = ROOT / ".aws-sam" / "build"
 RUNNER = r"""
 import json, sys, time
 from dataclasses import dataclass
@@ -58,15 +58,15 @@ def sam(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def built() -> Path:
-    result = sam("build", "--cached", "--parallel")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return BUILD_DIR
+    return build()
 
 
 def run_built(function: str, event: dict[str, Any], database_url: str) -> dict[str, Any]:
     env = {
         "PATH": os.environ["PATH"],
-        "PYTHONPATH": f"{BUILD_DIR / 'CommonLayer' / 'python'}:{BUILD_DIR / function}",
+        # Lambda's order: the function's folder (/var/task) before the layer (/opt/python); nothing written back.
+        "PYTHONPATH": f"{BUILD_DIR / function}:{BUILD_DIR / 'CommonLayer' / 'python'}",
+        "PYTHONDONTWRITEBYTECODE": "1",
         "DATABASE_URL": database_url,
         "SUPABASE_JWT_SECRET": DEV_JWT_SECRET,
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -96,6 +96,20 @@ def test_template_passes_sam_validate_lint() -> None:
 def test_layer_lands_on_opt_python(built: Path) -> None:
     assert (built / "CommonLayer" / "python" / "agentmode" / "errors.py").is_file()
     assert (built / "CommonLayer" / "python" / "fastapi").is_dir()
+
+
+def test_build_ships_bytecode_for_every_module(built: Path) -> None:
+    sources = [p for p in built.rglob("*.py") if "__pycache__" not in p.parts]
+    compiled = {p.parent.parent / (p.name.split(".")[0] + ".py") for p in built.rglob("__pycache__/*.cpython-311.pyc")}
+    assert sources
+    assert [p for p in sources if p not in compiled] == []
+
+
+def test_only_agent_start_ships_an_aws_sdk(built: Path) -> None:
+    assert (built / "AgentStartFunction" / "botocore").is_dir()
+    assert not (built / "AgentStartFunction" / "boto3").exists()
+    for folder in ("CommonLayer/python", "AgentEventFunction", "AgentStatusFunction"):
+        assert not (built / folder / "botocore").exists(), folder
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))

@@ -4,7 +4,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import psycopg
 import pytest
 from moto import mock_aws
@@ -35,7 +35,7 @@ def balance_of(admin: psycopg.Connection[Any], user: User) -> int:
 def sqs_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A moto SQS queue wired in as AGENT_QUEUE_URL, as template.yaml wires the real one."""
     with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
+        sqs = botocore.session.get_session().create_client("sqs", region_name="us-east-1")
         url = sqs.create_queue(QueueName="agent-queue")["QueueUrl"]
         monkeypatch.setattr(queue_client, "_queue", queue_client.SqsQueue(url))
         yield sqs, url

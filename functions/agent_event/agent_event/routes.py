@@ -21,7 +21,7 @@ router = APIRouter(tags=["agent"])
         409: {"model": ErrorBody, "description": "SESSION_ENDED"},
     },
 )
-def record_event(body: EventRequest, user: CurrentUser) -> EventLogged:
+async def record_event(body: EventRequest, user: CurrentUser) -> EventLogged:
     logged = log_event(user, body, broadcaster_for(get_settings()))
     metrics.add_metric(name="AgentEventsLogged", unit="Count", value=1)
     return logged

@@ -2,7 +2,7 @@
 
 from typing import Protocol
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -22,9 +22,8 @@ class SqsQueue:
     def __init__(self, queue_url: str) -> None:
         self.queue_url = queue_url
         # Short timeouts and a bounded retry keep a failing SQS well inside the function's timeout.
-        self.client = boto3.client(
-            "sqs", config=Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
-        )
+        config = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+        self.client = botocore.session.get_session().create_client("sqs", config=config)
 
     def send(self, message: StartMessage) -> None:
         try:

@@ -27,7 +27,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
         422: {"model": ErrorBody, "description": "IDEMPOTENCY_KEY_REUSED"},
     },
 )
-def start_agent(
+async def start_agent(
     body: StartRequest, user: CurrentUser, response: Response, idempotency_key: IdempotencyKey = None
 ) -> StartResponse:
     outcome = start_session(user, body, idempotency_key, get_settings(), get_queue())

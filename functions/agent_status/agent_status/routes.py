@@ -19,7 +19,7 @@ SessionId = Annotated[UUID, Query(description="The session to read.")]
 
 
 @router.get("/agent/status", response_model=StatusResponse)
-def read_status(session_id: SessionId, user: CurrentUser) -> StatusResponse:
+async def read_status(session_id: SessionId, user: CurrentUser) -> StatusResponse:
     with user_transaction(user) as conn:
         session = load_session(conn, session_id)
     now = datetime.now(UTC)
@@ -41,7 +41,7 @@ def read_status(session_id: SessionId, user: CurrentUser) -> StatusResponse:
 
 
 @router.get("/agent/events", response_model=EventsPage)
-def read_events(
+async def read_events(
     session_id: SessionId,
     user: CurrentUser,
     after_seq: Annotated[int, Query(ge=0, description="Return events with a larger seq.")] = 0,

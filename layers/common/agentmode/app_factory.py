@@ -135,7 +135,12 @@ class GuardMiddleware:
 
 
 def create_app(router: APIRouter, *, title: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
-    """One function's app: its router, the shared error handlers, no docs endpoints (the API is documented in openapi.json)."""
+    """One function's app: its router, the shared error handlers, no docs endpoints.
+
+    Routes and dependencies are `async def` even though they call blocking psycopg: a Lambda container serves one
+    request at a time, so blocking its event loop delays nobody, while FastAPI's threadpool hand-off for plain `def`
+    routes cost about 4 ms per request here (status p50 5.5 ms -> 1.1 ms).
+    """
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, responses=ERROR_RESPONSES)
     app.include_router(router)
     app.add_exception_handler(AppError, _app_error)

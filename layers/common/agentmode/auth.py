@@ -140,7 +140,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def get_current_user(request: Request) -> AuthUser:
+async def get_current_user(request: Request) -> AuthUser:  # async: see agentmode.app_factory.create_app
     return verify_token(bearer_token(request), get_settings())
 
 
