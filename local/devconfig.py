@@ -8,6 +8,9 @@ from local.stack import DEFAULT_DATA_DIR
 
 # The Supabase CLI's own default local JWT secret, so tokens from `supabase start` work here too.
 DEV_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105 - public dev default
+# Local stand-ins for Stripe settings (`stripe listen` prints its own whsec_ secret: export it to use that instead).
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_local_development_only"  # noqa: S105 - public dev default
+DEV_STRIPE_PRICE_ID = "price_local_pro"
 DEMO_USER_ID = UUID("6f1c2a3e-8b4d-4e7f-9a10-0d3e5b7c9a21")
 DEMO_USER_EMAIL = "demo@agentmode.local"
 

@@ -4,6 +4,8 @@ The token is signed with the local dev secret (the Supabase CLI default) and exp
 against the local stack, whose demo seed creates the user and session these events name.
 """
 
+import hashlib
+import hmac
 import json
 import time
 
@@ -41,6 +43,25 @@ QUERIES = {
     "GET /agent/events": f"session_id={DEMO_SESSION_ID}&after_seq=0",
 }
 CONCRETE_PATHS = {"ANY /{proxy+}": ("GET", "/agent/unknown")}
+# A Stripe delivery of a type the webhook acknowledges without side effects. Its signature (local dev secret) is
+# valid for five minutes after this script runs: `stripe_signature_header` re-signs it for later use.
+STRIPE_EVENT = {
+    "id": "evt_1LocalSampleInvoicePaid",
+    "object": "event",
+    "api_version": "2026-10-28",
+    "created": 1795000000,
+    "type": "invoice.paid",
+    "livemode": False,
+    "pending_webhooks": 1,
+    "request": {"id": None, "idempotency_key": None},
+    "data": {"object": {"id": "in_1LocalSample", "object": "invoice", "customer": "cus_LocalSample", "status": "paid"}},
+}
+
+
+def stripe_signature_header(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """Stripe's v1 scheme: HMAC-SHA256 of "<t>.<payload>" with the endpoint secret."""
+    t = int(time.time()) if timestamp is None else timestamp
+    return f"t={t},v1={hmac.new(secret.encode(), f'{t}.'.encode() + payload, hashlib.sha256).hexdigest()}"
 
 
 def file_name(route_key: str) -> str:
@@ -53,13 +74,17 @@ def main() -> None:
     token = mint_token(devconfig.DEMO_USER_ID, devconfig.DEV_JWT_SECRET, ttl_seconds=TOKEN_EXPIRES_AT - int(time.time()))
     for route in load_routes():
         method, path = CONCRETE_PATHS.get(route.route_key, (route.method, route.path))
-        body = BODIES.get(route.route_key)
+        body = json.dumps(BODIES[route.route_key]).encode() if route.route_key in BODIES else b""
+        headers = [("authorization", f"Bearer {token}"), ("content-type", "application/json"), ("host", "localhost:3000")]
+        if route.route_key == "POST /v4/stripe-webhook":
+            body = json.dumps(STRIPE_EVENT).encode()
+            headers = [("stripe-signature", stripe_signature_header(body, devconfig.DEV_STRIPE_WEBHOOK_SECRET)), *headers[1:]]
         event = build_event(
             method=method,
             path=path,
             raw_query=QUERIES.get(route.route_key, ""),
-            headers=[("authorization", f"Bearer {token}"), ("content-type", "application/json"), ("host", "localhost:3000")],
-            body=json.dumps(body).encode() if body else b"",
+            headers=headers,
+            body=body,
             route_key=route.route_key,
             path_parameters={"proxy": path.strip("/")} if route.greedy else {},
         )

@@ -164,6 +164,8 @@ def configure_environment(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("ENVIRONMENT", "local")
     os.environ.setdefault("SUPABASE_JWT_SECRET", devconfig.DEV_JWT_SECRET)
+    os.environ.setdefault("STRIPE_WEBHOOK_SECRET", devconfig.DEV_STRIPE_WEBHOOK_SECRET)
+    os.environ.setdefault("STRIPE_SUBSCRIPTION_PRICE_ID", devconfig.DEV_STRIPE_PRICE_ID)
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "agentmode-local")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 
 from local.build import BUILD_DIR, build
-from local.devconfig import DEV_JWT_SECRET
+from local.devconfig import DEV_JWT_SECRET, DEV_STRIPE_WEBHOOK_SECRET
+from local.make_events import stripe_signature_header
 from local.seed import seed_demo
 from local.stack import ROOT
 from tests.lambda_invoke import load_event
@@ -46,6 +47,7 @@ FUNCTIONS = {
     "AgentStartFunction": ("agent_start_post.json", 201),
     "AgentEventFunction": ("agent_event_post.json", 200),
     "AgentStatusFunction": ("agent_status_get.json", 200),
+    "StripeWebhookFunction": ("v4_stripe-webhook_post.json", 200),
 }
 
 
@@ -69,6 +71,7 @@ def run_built(function: str, event: dict[str, Any], database_url: str) -> dict[s
         "PYTHONDONTWRITEBYTECODE": "1",
         "DATABASE_URL": database_url,
         "SUPABASE_JWT_SECRET": DEV_JWT_SECRET,
+        "STRIPE_WEBHOOK_SECRET": DEV_STRIPE_WEBHOOK_SECRET,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -105,11 +108,14 @@ def test_build_ships_bytecode_for_every_module(built: Path) -> None:
     assert [p for p in sources if p not in compiled] == []
 
 
-def test_only_agent_start_ships_an_aws_sdk(built: Path) -> None:
+def test_each_sdk_ships_only_with_the_function_that_uses_it(built: Path) -> None:
     assert (built / "AgentStartFunction" / "botocore").is_dir()
+    assert (built / "StripeWebhookFunction" / "stripe").is_dir()
     assert not (built / "AgentStartFunction" / "boto3").exists()
-    for folder in ("CommonLayer/python", "AgentEventFunction", "AgentStatusFunction"):
+    for folder in ("CommonLayer/python", "AgentEventFunction", "AgentStatusFunction", "StripeWebhookFunction"):
         assert not (built / folder / "botocore").exists(), folder
+    for folder in ("CommonLayer/python", "AgentStartFunction", "AgentEventFunction", "AgentStatusFunction"):
+        assert not (built / folder / "stripe").exists(), folder
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
@@ -118,7 +124,10 @@ def test_built_function_answers_from_the_build_output_alone(
 ) -> None:
     seed_demo(database_url)
     event_file, status = FUNCTIONS[function]
-    output = run_built(function, load_event(event_file), database_url)
+    event = load_event(event_file)
+    if "stripe-signature" in event["headers"]:
+        event["headers"]["stripe-signature"] = stripe_signature_header(event["body"].encode(), DEV_STRIPE_WEBHOOK_SECRET)
+    output = run_built(function, event, database_url)
     assert output["status"] == status, output["body"]
     assert output["paths"] == [str(built / "CommonLayer")]
 

@@ -5,6 +5,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from local.devconfig import DEV_STRIPE_WEBHOOK_SECRET
+from local.make_events import stripe_signature_header
 from local.seed import seed_demo
 from tests.lambda_invoke import EVENTS_DIR, invoke_event, load_event
 
@@ -14,6 +16,7 @@ EXPECTED_STATUS = {
     "agent_status_get.json": 200,
     "agent_events_get.json": 200,
     "proxy_any.json": 404,
+    "v4_stripe-webhook_post.json": 200,
 }
 
 
@@ -25,6 +28,7 @@ def demo_seed(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
     seed_demo(database_url)
     monkeypatch.setenv("SUPABASE_JWT_SECRET", DEV_JWT_SECRET)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
     reset_function_state()
 
 
@@ -34,5 +38,8 @@ def test_every_route_has_an_event_file() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))
 def test_event_file_is_answered(name: str, admin: psycopg.Connection[Any]) -> None:
-    result = invoke_event(load_event(name))
+    event = load_event(name)
+    if "stripe-signature" in event["headers"]:
+        event["headers"]["stripe-signature"] = stripe_signature_header(event["body"].encode(), DEV_STRIPE_WEBHOOK_SECRET)
+    result = invoke_event(event)
     assert result.status == EXPECTED_STATUS[name], result.body

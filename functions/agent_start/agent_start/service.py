@@ -64,13 +64,9 @@ def _require_brand_memory(conn: Connection, user_id: UUID) -> None:
 
 
 def daily_run_quota(conn: Connection, user_id: UUID, settings: Settings) -> int:
-    """Paid (50) when any of the user's organizations is on the pro plan, else free (10)."""
-    row = conn.execute(
-        "SELECT coalesce(bool_or(o.prem_status = 'pro'), false) AS pro FROM agentmode.user_orgs uo"
-        " JOIN agentmode.orgs o ON o.id = uo.org_id WHERE uo.user_id = %s",
-        (user_id,),
-    ).fetchone()
-    return settings.pro_daily_runs if row and row["pro"] else settings.free_daily_runs
+    """Paid (50) when any of the user's organizations is effectively on the pro plan (agentmode.user_plan), else free (10)."""
+    row = conn.execute("SELECT agentmode.user_plan(%s) AS plan", (user_id,)).fetchone()
+    return settings.pro_daily_runs if row and row["plan"] == "pro" else settings.free_daily_runs
 
 
 def _debit_credits(conn: Connection, user_id: UUID, cost: int) -> None:

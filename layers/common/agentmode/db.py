@@ -62,14 +62,20 @@ def close_connection() -> None:
 @contextmanager
 def user_transaction(user: AuthUser) -> Iterator[Connection]:
     """A transaction that runs as `authenticated` with the caller's JWT claims, so RLS isolates every row it touches."""
+    with _transaction_as("authenticated", user.claims) as conn:
+        yield conn
+
+
+@contextmanager
+def _transaction_as(role: str, claims: dict[str, Any]) -> Iterator[Connection]:
     conn = get_connection()
     try:
         with conn.transaction():
             conn.execute(
-                "SELECT set_config('role', 'authenticated', true),"
+                "SELECT set_config('role', %s, true),"
                 " set_config('request.jwt.claims', %s, true),"
                 " set_config('statement_timeout', %s, true)",
-                (json.dumps(user.claims, default=str), str(get_settings().db_statement_timeout_ms)),
+                (role, json.dumps(claims, default=str), str(get_settings().db_statement_timeout_ms)),
             )
             yield conn
     except psycopg.errors.QueryCanceled:
@@ -77,6 +83,17 @@ def user_transaction(user: AuthUser) -> Iterator[Connection]:
     except psycopg.OperationalError:
         close_connection()
         raise _unavailable("connection lost") from None
+
+
+SERVICE_CLAIMS = {"role": "service_role"}
+
+
+@contextmanager
+def service_transaction() -> Iterator[Connection]:
+    """A transaction as `service_role`, for work no user owns (Stripe's webhooks): RLS is bypassed by that role,
+    and the grants in the migrations say what it may touch."""
+    with _transaction_as("service_role", SERVICE_CLAIMS) as conn:
+        yield conn
 
 
 def jsonb(value: Any) -> Jsonb:

@@ -27,6 +27,7 @@ class ErrorCode(Enum):
     INSUFFICIENT_CREDITS = ErrorSpec(402, "Not enough credits for this run. Please upgrade your plan.")
     SESSION_ENDED = ErrorSpec(409, "The session has already ended.")
     IDEMPOTENCY_KEY_REUSED = ErrorSpec(422, "This Idempotency-Key was already used with a different request.")
+    WEBHOOK_SIGNATURE_INVALID = ErrorSpec(400, "The webhook signature could not be verified.")
     PAYLOAD_TOO_LARGE = ErrorSpec(413, "The request body is too large.")
     RATE_LIMIT_EXCEEDED = ErrorSpec(429, "Rate limit exceeded.")
     TOOL_RATE_LIMIT = ErrorSpec(429, "Tool rate limit exceeded.")

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
 
     realtime_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
 
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_secret_key: SecretStr = SecretStr("")
+    stripe_subscription_price_id: str = ""
+    stripe_api_base: str = ""
+    stripe_timeout_seconds: float = Field(default=5.0, gt=0, le=20)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -1,0 +1,36 @@
+"""A verified Stripe event, read from its raw JSON (plain dicts: stripe-python's objects are not dicts since v16)."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from agentmode.errors import AppError, ErrorCode
+
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class StripeEvent:
+    id: str
+    type: str
+    created: int
+    object: dict[str, Any]
+
+
+def verified_event(raw_body: bytes, signature_header: str | None, secret: str) -> StripeEvent:
+    """Checks the v1 signature over the exact raw bytes Stripe sent, then parses them; anything off is a 400."""
+    if not secret:
+        raise AppError(ErrorCode.SERVICE_UNAVAILABLE, details={"service": "stripe_webhook", "reason": "not configured"})
+    try:
+        stripe.WebhookSignature.verify_header(raw_body.decode("utf-8"), signature_header, secret, SIGNATURE_TOLERANCE_SECONDS)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError):
+        raise AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID) from None
+    try:
+        body = json.loads(raw_body)
+        return StripeEvent(
+            id=str(body["id"]), type=str(body["type"]), created=int(body["created"]), object=dict(body["data"]["object"])
+        )
+    except (ValueError, KeyError, TypeError):
+        raise AppError(ErrorCode.VALIDATION_ERROR, details={"reason": "not a Stripe event"}) from None

@@ -1,0 +1,35 @@
+"""The route of stripe_webhook."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel
+
+from agentmode.errors import ErrorBody
+from agentmode.settings import get_settings
+from stripe_webhook.events import verified_event
+from stripe_webhook.service import handle_event
+from stripe_webhook.stripe_api import StripeClientApi
+
+router = APIRouter(tags=["billing"])
+
+
+class WebhookAck(BaseModel):
+    received: bool = True
+    event_id: str
+    outcome: str
+
+
+@router.post(
+    "/v4/stripe-webhook",
+    response_model=WebhookAck,
+    responses={400: {"model": ErrorBody, "description": "WEBHOOK_SIGNATURE_INVALID: nothing was written"}},
+)
+async def receive_stripe_event(
+    request: Request, stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None
+) -> WebhookAck:
+    """Any failure answers 5xx so that Stripe retries; only a verified event that was handled (or is a duplicate) is 200."""
+    settings = get_settings()
+    event = verified_event(await request.body(), stripe_signature, settings.stripe_webhook_secret.get_secret_value())
+    outcome = handle_event(event, settings, StripeClientApi)
+    return WebhookAck(event_id=event.id, outcome=outcome.name)
