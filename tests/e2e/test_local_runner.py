@@ -1,5 +1,6 @@
 """The local runner over real HTTP: template routes, v2 events, the deployed handlers and the embedded Postgres."""
 
+import json
 import time
 import uuid
 from typing import Any
@@ -140,3 +141,24 @@ def test_session_events_stream_as_server_sent_events(client: httpx.Client, user:
             if line.startswith("data:"):
                 break
     assert lines[:2] == ["id: 1", "event: tool_called"]
+
+
+def test_stripe_webhook_verifies_the_raw_body_over_http(
+    client: httpx.Client, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local.make_events import STRIPE_EVENT, stripe_signature_header
+    from tests.conftest import reset_function_state
+
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_e2e")
+    reset_function_state()
+    payload = json.dumps({**STRIPE_EVENT, "id": f"evt_{uuid.uuid4().hex}"}).encode()
+    good = client.post(
+        "/v4/stripe-webhook", content=payload, headers={"stripe-signature": stripe_signature_header(payload, "whsec_e2e")}
+    )
+    bad = client.post(
+        "/v4/stripe-webhook", content=payload + b" ", headers={"stripe-signature": stripe_signature_header(payload, "whsec_e2e")}
+    )
+    monkeypatch.undo()
+    reset_function_state()
+    assert (good.status_code, good.json()["outcome"]) == (200, "ignored_type")
+    assert (bad.status_code, bad.json()["error_code"]) == (400, "WEBHOOK_SIGNATURE_INVALID")
