@@ -32,6 +32,7 @@ import psycopg
 
 from local.apigw_event import build_event
 from local.build import BUILD_DIR, compile_bytecode
+from local.make_events import STRIPE_EVENT, stripe_signature_header
 from local.seed import seed_user
 from local.stack import ROOT, apply_migrations, start_postgres
 from local.token import mint_token
@@ -43,9 +44,11 @@ BASELINE_DIR = BENCH_DIR / "baseline"
 RESULTS_PATH = BENCH_DIR / "results" / "functions.json"
 
 START, EVENT, STATUS, BASELINE = "AgentStartFunction", "AgentEventFunction", "AgentStatusFunction", "Baseline"
-FUNCTIONS = (START, EVENT, STATUS)
+STRIPE = "StripeWebhookFunction"
+FUNCTIONS = (START, EVENT, STATUS, STRIPE)
 COLD_RUNS = 7
-WARM_REQUESTS = {START: 200, EVENT: 300, STATUS: 300, BASELINE: 300}
+WARM_REQUESTS = {START: 200, EVENT: 300, STATUS: 300, STRIPE: 300, BASELINE: 300}
+STRIPE_WEBHOOK_SECRET = "whsec_bench_only"  # noqa: S105 - verifies the bench's own deliveries
 CHILD_TIMEOUT_SECONDS = 120
 
 COLD_RATIO_LIMIT = 1.5
@@ -138,6 +141,22 @@ def build_targets(
     def read_status() -> dict[str, Any]:
         return api_event("GET", "/agent/status", token=status_token, query=status_query)
 
+    def stripe_delivery() -> dict[str, Any]:
+        """A fresh, signed event of a type the webhook acknowledges: verification, claim and commit, no Stripe API call."""
+        body = json.dumps({**STRIPE_EVENT, "id": f"evt_{uuid.uuid4().hex}"}).encode()
+        return build_event(
+            method="POST",
+            path="/v4/stripe-webhook",
+            raw_query="",
+            headers=[
+                ("stripe-signature", stripe_signature_header(body, STRIPE_WEBHOOK_SECRET)),
+                ("content-type", "application/json"),
+            ],
+            body=body,
+            route_key="POST /v4/stripe-webhook",
+            path_parameters={},
+        )
+
     def ping() -> dict[str, Any]:
         return api_event("GET", "/ping")
 
@@ -146,6 +165,7 @@ def build_targets(
         Target(START, (build / START, layer), 201, start_agent, env=sqs_env),
         Target(EVENT, (build / EVENT, layer), 200, log_event, env=realtime_env),
         Target(STATUS, (build / STATUS, layer), 200, read_status),
+        Target(STRIPE, (build / STRIPE, layer), 200, stripe_delivery, env={"STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET}),
         Target(BASELINE, (build / BASELINE, layer), 200, ping),
     ]
 
