@@ -58,8 +58,9 @@ test: install lint validate ## every test: unit, functional, e2e over HTTP, and 
 test-fast: $(DEPS)
 	$(PY) -m pytest -m "not build" $(PYTEST_ARGS)
 
-bench: $(DEPS) build ## cold start and warm latency of each built function; writes bench/results/
+bench: $(DEPS) build ## cold start and warm latency of each built function, Stripe webhook under load; writes bench/results/
 	$(PY) -m bench.functions
+	$(PY) -m bench.stripe_webhook
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -60,17 +60,20 @@ def close_connection() -> None:
 
 
 @contextmanager
-def user_transaction(user: AuthUser) -> Iterator[Connection]:
-    """A transaction that runs as `authenticated` with the caller's JWT claims, so RLS isolates every row it touches."""
-    with _transaction_as("authenticated", user.claims) as conn:
+def user_transaction(user: AuthUser, *, rollback: bool = False) -> Iterator[Connection]:
+    """A transaction that runs as `authenticated` with the caller's JWT claims, so RLS isolates every row it touches.
+
+    `rollback=True` undoes everything at the end: a look that must not count (e.g. a rate-limit check before a paid call).
+    """
+    with _transaction_as("authenticated", user.claims, rollback=rollback) as conn:
         yield conn
 
 
 @contextmanager
-def _transaction_as(role: str, claims: dict[str, Any]) -> Iterator[Connection]:
+def _transaction_as(role: str, claims: dict[str, Any], *, rollback: bool = False) -> Iterator[Connection]:
     conn = get_connection()
     try:
-        with conn.transaction():
+        with conn.transaction(force_rollback=rollback):
             conn.execute(
                 "SELECT set_config('role', %s, true),"
                 " set_config('request.jwt.claims', %s, true),"

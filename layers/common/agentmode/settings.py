@@ -31,6 +31,17 @@ class Settings(BaseSettings):
 
     realtime_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
 
+    embeddings_provider: Literal["bedrock", "openai", "local"] = "local"
+    # One dimension for every environment; it must equal the migration's vector(1024) column.
+    embedding_dimension: int = Field(default=1024, ge=1, le=16000)
+    embeddings_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    bedrock_embedding_model_id: str = "amazon.titan-embed-text-v2:0"
+    openai_base_url: str = "https://api.openai.com"
+    openai_api_key: SecretStr = SecretStr("")
+    openai_embedding_model: str = "text-embedding-3-small"
+    memory_exact_scan_max_rows: int = Field(default=20_000, ge=0)
+    memory_ef_search: int = Field(default=100, ge=10, le=1000)
+
     stripe_webhook_secret: SecretStr = SecretStr("")
     stripe_secret_key: SecretStr = SecretStr("")
     stripe_subscription_price_id: str = ""

@@ -1,0 +1,8 @@
+"""GET /agent/read-memory: the memory_read Lambda."""
+
+from agentmode.app_factory import create_app
+from agentmode.lambda_entry import lambda_handler
+from memory_read.routes import router
+
+app = create_app(router, title="memory_read")
+handler = lambda_handler(app)

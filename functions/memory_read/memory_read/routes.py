@@ -1,0 +1,32 @@
+"""The route of memory_read."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from agentmode.auth import CurrentUser
+from agentmode.errors import ErrorBody
+from agentmode.memory import MemoryType
+from agentmode.observability import metrics
+from agentmode.settings import get_settings
+from memory_read.schemas import ReadMemoryResponse
+from memory_read.service import read_memories
+
+router = APIRouter(tags=["memory"])
+
+
+@router.get(
+    "/agent/read-memory",
+    response_model=ReadMemoryResponse,
+    responses={504: {"model": ErrorBody, "description": "TOOL_TIMEOUT from the embeddings provider"}},
+)
+async def read_memory(
+    user: CurrentUser,
+    query: Annotated[str, Query(min_length=1, max_length=2000, description="What to look for, in natural language.")],
+    memory_type: MemoryType | None = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    min_similarity: Annotated[float | None, Query(ge=-1, le=1, description="Drop results below this cosine similarity.")] = None,
+) -> ReadMemoryResponse:
+    result = read_memories(user, query, memory_type, limit, min_similarity, get_settings())
+    metrics.add_metric(name="MemoryReads", unit="Count", value=1)
+    return result

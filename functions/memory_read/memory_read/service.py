@@ -1,0 +1,25 @@
+"""Reading memories: check the quota without spending it, embed the query, then count the read and search together."""
+
+from agentmode import rate_limits
+from agentmode.auth import AuthUser
+from agentmode.db import user_transaction
+from agentmode.memory import ready_embedder
+from agentmode.settings import Settings
+from memory_read.schemas import MemoryHit, ReadMemoryResponse
+from memory_read.search import search
+
+
+def read_memories(
+    user: AuthUser, query: str, memory_type: str | None, limit: int, min_similarity: float | None, settings: Settings
+) -> ReadMemoryResponse:
+    # A rolled-back look first: a user over the limit must not make us pay for an embedding.
+    with user_transaction(user, rollback=True) as conn:
+        rate_limits.enforce(conn, user.id, rate_limits.MEMORY_READS)
+        embedder = ready_embedder(conn, settings)
+    vector = embedder.embed(query)
+    with user_transaction(user) as conn:
+        rate_limits.enforce(conn, user.id, rate_limits.MEMORY_READS)
+        rows = search(conn, user.id, vector, memory_type, limit, settings)
+    return ReadMemoryResponse(
+        results=[MemoryHit(**row) for row in rows if min_similarity is None or row["similarity"] >= min_similarity]
+    )

@@ -1,0 +1,1 @@
+"""memory_write's own code: the request body and the embed-then-upsert service."""

@@ -1,0 +1,36 @@
+"""The route of memory_write."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from agentmode.auth import CurrentUser
+from agentmode.errors import ErrorBody
+from agentmode.observability import metrics
+from agentmode.settings import get_settings
+from memory_write.schemas import WriteMemoryRequest, WriteMemoryResponse
+from memory_write.service import write_memory
+
+router = APIRouter(tags=["memory"])
+
+
+@router.post(
+    "/agent/write-memory",
+    response_model=WriteMemoryResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": WriteMemoryResponse, "description": "Same content already stored for this type: updated"},
+        504: {"model": ErrorBody, "description": "TOOL_TIMEOUT from the embeddings provider"},
+    },
+)
+async def create_memory(
+    body: WriteMemoryRequest,
+    user: CurrentUser,
+    response: Response,
+    include_embedding: Annotated[bool, Query(description="Return the stored vector (1,024 floats).")] = False,
+) -> WriteMemoryResponse:
+    result = write_memory(user, body, get_settings(), include_embedding)
+    if result.deduplicated:
+        response.status_code = status.HTTP_200_OK
+    metrics.add_metric(name="MemoriesWritten", unit="Count", value=1)
+    return result

@@ -1,0 +1,40 @@
+"""Writing a memory: check the quota without spending it, embed outside any transaction, then count and upsert together."""
+
+from agentmode import rate_limits
+from agentmode.auth import AuthUser
+from agentmode.db import jsonb, user_transaction
+from agentmode.memory import ready_embedder
+from agentmode.settings import Settings
+from memory_write.schemas import MemoryOut, WriteMemoryRequest, WriteMemoryResponse
+
+
+def write_memory(user: AuthUser, request: WriteMemoryRequest, settings: Settings, include_embedding: bool) -> WriteMemoryResponse:
+    # A rolled-back look first: a user over the limit must not make us pay for an embedding.
+    with user_transaction(user, rollback=True) as conn:
+        rate_limits.enforce(conn, user.id, rate_limits.MEMORY_WRITES)
+        embedder = ready_embedder(conn, settings)
+    vector = embedder.embed(request.content)
+    with user_transaction(user) as conn:
+        rate_limits.enforce(conn, user.id, rate_limits.MEMORY_WRITES)
+        row = conn.execute(
+            "INSERT INTO agentmode.agent_memory (user_id, memory_type, content, embedding, metadata, expires_at)"
+            " VALUES (%s, %s, %s, %s::vector, %s, %s)"
+            " ON CONFLICT (user_id, memory_type, content_hash) DO UPDATE SET embedding = EXCLUDED.embedding,"
+            " metadata = EXCLUDED.metadata, expires_at = EXCLUDED.expires_at, updated_at = now()"
+            " RETURNING id, user_id, memory_type, content, embedding::text AS embedding_text, metadata, expires_at,"
+            " created_at, updated_at, (xmax = 0) AS inserted",
+            (user.id, request.memory_type, request.content, str(vector), jsonb(request.metadata), request.expires_at),
+        ).fetchone()
+    assert row is not None
+    memory = MemoryOut(
+        id=row["id"],
+        user_id=row["user_id"],
+        memory_type=row["memory_type"],
+        content=row["content"],
+        embedding=vector if include_embedding else None,
+        metadata=row["metadata"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+    return WriteMemoryResponse(memory=memory, deduplicated=not row["inserted"])

@@ -1,0 +1,23 @@
+"""What memory_write and memory_read share: the memory types (seed 001 §4) and the embedding check per container."""
+
+from typing import Literal
+
+from agentmode.db import Connection
+from agentmode.embeddings import Embedder, check_dimension, embedder_for
+from agentmode.settings import Settings
+
+# brand_memory: the brand's voice, product and audience (agent_start requires one); preference: how the user likes
+# things done; insight: something an agent learned; competitor: facts about a competitor; campaign_result: how a
+# published campaign performed.
+MemoryType = Literal["brand_memory", "preference", "insight", "competitor", "campaign_result"]
+
+_checked_dimension = False
+
+
+def ready_embedder(conn: Connection, settings: Settings) -> Embedder:
+    """The container's embedder, after a one-time check that the database column has the configured dimension."""
+    global _checked_dimension
+    if not _checked_dimension:
+        check_dimension(conn, settings)
+        _checked_dimension = True
+    return embedder_for(settings)
