@@ -39,9 +39,21 @@ CREATE TABLE agentmode.stripe_parked_events (
 CREATE INDEX stripe_parked_events_pending_idx ON agentmode.stripe_parked_events (subscription_id, created)
   WHERE applied_at IS NULL;
 
+-- Every subscription status an organization's events carried, applied or stale: past_due_since is derived from it,
+-- so that it is right whatever order the events arrived in.
+CREATE TABLE agentmode.subscription_status_history (
+  event_id text PRIMARY KEY REFERENCES agentmode.stripe_events (id),
+  org_id uuid NOT NULL REFERENCES agentmode.orgs (id) ON DELETE CASCADE,
+  created bigint NOT NULL,
+  status text NOT NULL
+);
+CREATE INDEX subscription_status_history_org_idx ON agentmode.subscription_status_history (org_id, created);
+
 CREATE TABLE agentmode.billing_disputes (
   id text PRIMARY KEY,
   org_id uuid REFERENCES agentmode.orgs (id) ON DELETE SET NULL,
+  -- Kept so a dispute that arrives before the customer is linked to an organization flags it when it is.
+  customer_id text,
   charge_id text,
   amount bigint,
   currency text,
@@ -55,14 +67,16 @@ CREATE TABLE agentmode.billing_disputes (
 ALTER TABLE agentmode.stripe_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agentmode.stripe_parked_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agentmode.billing_disputes ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON agentmode.stripe_events, agentmode.stripe_parked_events, agentmode.billing_disputes FROM anon, authenticated;
+ALTER TABLE agentmode.subscription_status_history ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON agentmode.stripe_events, agentmode.stripe_parked_events, agentmode.billing_disputes,
+  agentmode.subscription_status_history FROM anon, authenticated;
 
 GRANT SELECT, UPDATE ON agentmode.orgs TO service_role;
-GRANT SELECT, INSERT, UPDATE ON agentmode.stripe_events, agentmode.stripe_parked_events, agentmode.billing_disputes
-  TO service_role;
+GRANT SELECT, INSERT, UPDATE ON agentmode.stripe_events, agentmode.stripe_parked_events, agentmode.billing_disputes,
+  agentmode.subscription_status_history TO service_role;
 
 -- The plan an organization really has: pro while its subscription is active or trialing, and for a grace period of
--- 7 days after it first went past_due/unpaid (Stripe retries the payment meanwhile); free otherwise.
+-- 7 days after the current past_due/unpaid streak began (Stripe retries the payment meanwhile); free otherwise.
 CREATE FUNCTION agentmode.org_effective_plan(o agentmode.orgs) RETURNS text
 LANGUAGE sql STABLE AS $$
   SELECT CASE

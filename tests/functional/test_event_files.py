@@ -1,5 +1,6 @@
 """Every events/*.json (the `sam local invoke -e` samples) invoked on its handler against the demo seed."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -21,7 +22,7 @@ EXPECTED_STATUS = {
 
 
 @pytest.fixture(autouse=True)
-def demo_seed(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def demo_seed(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The event files carry a token signed with the local dev secret for the demo user."""
     from local.devconfig import DEV_JWT_SECRET
     from tests.conftest import reset_function_state
@@ -29,6 +30,9 @@ def demo_seed(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     seed_demo(database_url)
     monkeypatch.setenv("SUPABASE_JWT_SECRET", DEV_JWT_SECRET)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
+    reset_function_state()
+    yield
+    monkeypatch.undo()
     reset_function_state()
 
 

@@ -353,3 +353,30 @@ def test_an_upgrade_by_webhook_raises_the_daily_run_quota(
     assert [start() for _ in range(11)] == [201] * 10 + [429]
     deliver(checkout(stripe_api, org_id, f"sub_{uuid.uuid4().hex[:14]}", created=1000))
     assert start() == 201
+
+
+def test_a_dispute_before_its_checkout_flags_the_org_once_linked(
+    admin: psycopg.Connection[Any], stripe_api: stripe_stub.StripeApiStub, org: uuid.UUID, sub: str
+) -> None:
+    stripe_api.add_charge("ch_early", customer_of(org))
+    dispute_id = f"dp_{uuid.uuid4().hex[:12]}"
+    early = stripe_stub.event("charge.dispute.created", stripe_stub.dispute(dispute_id, "ch_early"), int(time.time()) - 60)
+    assert deliver(early).body["outcome"] == "recorded_unlinked"
+    deliver(checkout(stripe_api, org, sub, created=int(time.time()) - 120))
+    row = org_row(admin, org)
+    assert (row["billing_flagged"], row["billing_flag_reason"]) == (True, f"dispute {dispute_id}")
+    assert admin.execute("SELECT org_id FROM agentmode.billing_disputes WHERE id = %s", (dispute_id,)).fetchone() == (org,)
+
+
+def test_a_late_event_that_ended_an_earlier_past_due_streak_still_counts(
+    admin: psycopg.Connection[Any], stripe_api: stripe_stub.StripeApiStub, org: uuid.UUID, sub: str
+) -> None:
+    day, now = 86_400, int(time.time())
+    deliver(checkout(stripe_api, org, sub, created=now - 10 * day))
+    deliver(sub_event("updated", sub, now - 8 * day, "past_due", org=org))
+    deliver(sub_event("updated", sub, now - 1 * day, "past_due", org=org))
+    assert deliver(sub_event("updated", sub, now - 6 * day, "active", org=org)).body["outcome"] == "stale"
+    row = org_row(admin, org)
+    assert (row["subscription_status"], int(row["past_due_since"].timestamp())) == ("past_due", now - day)
+    plan = admin.execute("SELECT agentmode.org_effective_plan(o) FROM agentmode.orgs o WHERE id = %s", (org,)).fetchone()[0]
+    assert plan == "pro"

@@ -65,7 +65,6 @@ def apply_state(conn: Connection, org_id: UUID, state: SubscriptionState, create
         "UPDATE agentmode.orgs SET prem_status = %(prem)s, subscription_id = %(sub)s,"
         " stripe_customer_id = coalesce(%(customer)s, stripe_customer_id), subscription_status = %(status)s,"
         " subscription_end_date = %(end)s, subscription_cancel_at_period_end = %(cancel)s,"
-        " past_due_since = CASE WHEN %(grace)s THEN coalesce(past_due_since, to_timestamp(%(created)s)) END,"
         " billing_state_at = %(created)s, billing_state_rank = %(rank)s, updated_at = now()"
         " WHERE id = %(org)s AND (billing_state_at IS NULL OR (billing_state_at, billing_state_rank) < (%(created)s, %(rank)s))"
         " RETURNING id",
@@ -76,13 +75,53 @@ def apply_state(conn: Connection, org_id: UUID, state: SubscriptionState, create
             "status": state.status,
             "end": state.period_end,
             "cancel": state.cancel_at_period_end,
-            "grace": state.status in GRACE_STATUSES,
             "created": created,
             "rank": rank,
             "org": org_id,
         },
     ).fetchone()
     return row is not None
+
+
+def record_status(conn: Connection, org_id: UUID, event_id: str, created: int, status: str) -> None:
+    """Every status an event reported for the org, whether it was applied or was stale: the input of past_due_since."""
+    conn.execute(
+        "INSERT INTO agentmode.subscription_status_history (event_id, org_id, created, status) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        (event_id, org_id, created, status),
+    )
+
+
+def refresh_past_due_since(conn: Connection, org_id: UUID) -> None:
+    """When the current past-due streak began: the first past_due/unpaid status after the last other status.
+
+    Derived from the whole history, so a late event that ended an earlier streak still counts (a stale `active` that
+    arrives after a later `past_due` must not make the grace period start at the earlier streak).
+    """
+    conn.execute(
+        "UPDATE agentmode.orgs o SET past_due_since = CASE WHEN o.subscription_status IN ('past_due', 'unpaid') THEN ("
+        "  SELECT to_timestamp(min(h.created)) FROM agentmode.subscription_status_history h"
+        "   WHERE h.org_id = o.id AND h.status IN ('past_due', 'unpaid') AND h.created > coalesce(("
+        "     SELECT max(g.created) FROM agentmode.subscription_status_history g"
+        "      WHERE g.org_id = o.id AND g.status NOT IN ('past_due', 'unpaid')), 0)"
+        ") END WHERE o.id = %s",
+        (org_id,),
+    )
+
+
+def link_disputes(conn: Connection, org_id: UUID, customer_id: str | None) -> None:
+    """Disputes that arrived before their customer was known flag the organization once it is."""
+    if customer_id is None:
+        return
+    linked = conn.execute(
+        "UPDATE agentmode.billing_disputes SET org_id = %s WHERE customer_id = %s AND org_id IS NULL RETURNING id",
+        (org_id, customer_id),
+    ).fetchall()
+    if linked:
+        conn.execute(
+            "UPDATE agentmode.orgs SET billing_flagged = true, billing_flag_reason = %s, updated_at = now() WHERE id = %s",
+            (f"dispute {linked[-1]['id']}", org_id),
+        )
 
 
 def lock_subscription(conn: Connection, subscription_id: str) -> None:

@@ -65,7 +65,15 @@ def on_subscription_change(conn: Connection, event: StripeEvent, context: Contex
     deleted = event.type == "customer.subscription.deleted"
     state = billing.CANCELED if deleted else billing.state_of(subscription)
     applied = billing.apply_state(conn, org["id"], state, event.created, billing.RANK[event.type])
+    _after_state_event(conn, org["id"], event, state.status, billing.state_of(subscription).customer_id)
     return Outcome("applied" if applied else "stale", org["id"])
+
+
+def _after_state_event(conn: Connection, org_id: UUID, event: StripeEvent, status: str, customer_id: str | None) -> None:
+    """Bookkeeping every resolved subscription-state event does, applied or stale."""
+    billing.record_status(conn, org_id, event.id, event.created, status)
+    billing.refresh_past_due_since(conn, org_id)
+    billing.link_disputes(conn, org_id, customer_id)
 
 
 def _replay_parked(conn: Connection, subscription_id: str, context: Context) -> None:
@@ -108,6 +116,7 @@ def on_checkout_completed(conn: Connection, event: StripeEvent, context: Context
     if not billing.org_exists(conn, org_id):
         return park(conn, event, state.subscription_id, org_id)
     applied = billing.apply_state(conn, org_id, state, event.created, billing.RANK[event.type])
+    _after_state_event(conn, org_id, event, state.status, state.customer_id)
     _replay_parked(conn, state.subscription_id, context)
     return Outcome("applied" if applied else "stale", org_id)
 
@@ -121,10 +130,11 @@ def on_dispute_created(conn: Connection, event: StripeEvent, context: Context) -
     )
     org_id = org["id"] if org else None
     conn.execute(
-        "INSERT INTO agentmode.billing_disputes (id, org_id, charge_id, amount, currency, reason, status, created, event_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO agentmode.billing_disputes"
+        " (id, org_id, customer_id, charge_id, amount, currency, reason, status, created, event_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
         (
-            dispute["id"], org_id, billing.id_of(dispute.get("charge")), dispute.get("amount"), dispute.get("currency"),
+            dispute["id"], org_id, customer, billing.id_of(dispute.get("charge")), dispute.get("amount"), dispute.get("currency"),
             dispute.get("reason"), dispute.get("status"), event.created, event.id,
         ),
     )  # fmt: skip

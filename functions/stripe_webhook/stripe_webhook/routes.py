@@ -9,7 +9,7 @@ from agentmode.errors import ErrorBody
 from agentmode.settings import get_settings
 from stripe_webhook.events import verified_event
 from stripe_webhook.service import handle_event
-from stripe_webhook.stripe_api import StripeClientApi
+from stripe_webhook.stripe_api import stripe_api_for
 
 router = APIRouter(tags=["billing"])
 
@@ -31,5 +31,5 @@ async def receive_stripe_event(
     """Any failure answers 5xx so that Stripe retries; only a verified event that was handled (or is a duplicate) is 200."""
     settings = get_settings()
     event = verified_event(await request.body(), stripe_signature, settings.stripe_webhook_secret.get_secret_value())
-    outcome = handle_event(event, settings, StripeClientApi)
+    outcome = handle_event(event, settings, stripe_api_for)
     return WebhookAck(event_id=event.id, outcome=outcome.name)

@@ -56,3 +56,14 @@ class StripeClientApi:
             logger.warning("stripe api call failed", extra={"error_type": type(exc).__name__})
             raise _unavailable("stripe api error") from None
         return result
+
+
+_clients: dict[tuple[str, str], StripeClientApi] = {}
+
+
+def stripe_api_for(settings: Settings) -> StripeApi:
+    """One client per container, so its HTTP connection to Stripe is reused across events."""
+    key = (settings.stripe_api_base, settings.stripe_secret_key.get_secret_value())
+    if key not in _clients:
+        _clients[key] = StripeClientApi(settings)
+    return _clients[key]
