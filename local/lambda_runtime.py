@@ -39,12 +39,18 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def use_layer() -> None:
+    """Puts the layer where Lambda puts it (/opt/python): on the import path."""
+    if str(LAYER_DIR) not in sys.path:
+        sys.path.insert(0, str(LAYER_DIR))
+
+
 def load_handler(code_uri: Path, handler: str = "app.handler") -> Handler:
     """Imports `code_uri/<module>.py` under a unique name, so every function's `app` module can share one process."""
     module_name, _, attribute = handler.rpartition(".")
-    for entry in (str(LAYER_DIR), str(code_uri)):
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
+    use_layer()
+    if str(code_uri) not in sys.path:
+        sys.path.insert(0, str(code_uri))
     unique = f"lambda_{code_uri.name}_{module_name}"
     if unique not in sys.modules:
         spec = importlib.util.spec_from_file_location(unique, code_uri / f"{module_name}.py")

@@ -38,7 +38,14 @@ BODIES: dict[str, dict[str, object]] = {
         "status": "success",
     },
 }
+BODIES["POST /agent/write-memory"] = {
+    "content": "Campaign result: the 'stop wasting time' hook doubled watch time on 9:16 videos.",
+    "memory_type": "campaign_result",
+    "metadata": {"campaign": "spring-launch", "source": "agent_inferred"},
+    "expires_at": None,
+}
 QUERIES = {
+    "GET /agent/read-memory": "query=brand%20voice&memory_type=brand_memory&limit=5",
     "GET /agent/status": f"session_id={DEMO_SESSION_ID}",
     "GET /agent/events": f"session_id={DEMO_SESSION_ID}&after_seq=0",
 }

@@ -1,5 +1,7 @@
 """The demo seed: a user with brand memory, credits and a free organization, so every endpoint can be tried at once."""
 
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -34,7 +36,15 @@ def seed_user(conn: psycopg.Connection, user_id: UUID, email: str, *, credit_bal
     )
 
 
-def seed_demo(database_url: str) -> None:
+def embed_missing(conn: psycopg.Connection[Any], embed: Callable[[str], list[float]]) -> int:
+    """Gives seeded memories their vectors (the seed writes SQL directly, not through memory_write). Returns how many."""
+    rows = conn.execute("SELECT id, content FROM agentmode.agent_memory WHERE embedding IS NULL").fetchall()
+    for memory_id, content in rows:
+        conn.execute("UPDATE agentmode.agent_memory SET embedding = %s::vector WHERE id = %s", (str(embed(content)), memory_id))
+    return len(rows)
+
+
+def seed_demo(database_url: str, embed: Callable[[str], list[float]] | None = None) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
         seed_user(conn, devconfig.DEMO_USER_ID, devconfig.DEMO_USER_EMAIL)
         conn.execute(
@@ -56,6 +66,8 @@ def seed_demo(database_url: str) -> None:
                 Jsonb({"goal": "Demo: generate video ads for TechFlow", "constraints": {}}),
             ),
         )
+        if embed is not None:
+            embed_missing(conn, embed)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from local import devconfig
 from local.apigw_event import build_event
-from local.lambda_runtime import Handler, LambdaContext, load_handler
+from local.lambda_runtime import Handler, LambdaContext, load_handler, use_layer
 from local.template_routes import Route, load_routes, match_route
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
@@ -187,14 +187,18 @@ def main() -> None:
     # Ctrl-C and `kill` both end the server the same way, so embedded Postgres is stopped on exit either way.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    use_layer()
+    from agentmode.embeddings import embedder_for
+    from agentmode.settings import get_settings
     from local.seed import seed_demo
     from local.stack import apply_migrations, start_postgres
 
     data_dir: Path = devconfig.data_dir()
     database_url = start_postgres(data_dir)
     applied = apply_migrations(database_url)
-    seed_demo(database_url)
     configure_environment(database_url)
+    # Loads the embeddings model now (the memory functions share it): the demo's brand memory gets its vector.
+    seed_demo(database_url, embedder_for(get_settings()).embed)
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
     server = make_server(host, port)
     routes = sorted({r.route_key for r in load_routes()})

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from local.devconfig import DEV_JWT_SECRET, DEV_STRIPE_WEBHOOK_SECRET
 from local.make_events import stripe_signature_header
 from local.seed import seed_demo
 from local.stack import ROOT
+from tests.http_stub import Endpoint, openai_embeddings
 from tests.lambda_invoke import load_event
 
 pytestmark = pytest.mark.build
@@ -43,11 +45,13 @@ print(json.dumps({
                      if m.__name__.startswith("agentmode") and "/python/" in (getattr(m, "__file__", None) or "")}),
 }))
 """
-FUNCTIONS = {
+FUNCTIONS: dict[str, tuple[str, int | tuple[int, ...]]] = {
     "AgentStartFunction": ("agent_start_post.json", 201),
     "AgentEventFunction": ("agent_event_post.json", 200),
     "AgentStatusFunction": ("agent_status_get.json", 200),
     "StripeWebhookFunction": ("v4_stripe-webhook_post.json", 200),
+    "MemoryWriteFunction": ("agent_write-memory_post.json", (200, 201)),
+    "MemoryReadFunction": ("agent_read-memory_get.json", 200),
 }
 
 
@@ -63,8 +67,20 @@ def built() -> Path:
     return build()
 
 
-def run_built(function: str, event: dict[str, Any], database_url: str) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def embeddings_endpoint() -> Iterator[Endpoint]:
+    """The built memory functions have no torch: they embed through the OpenAI-compatible provider, served here."""
+    endpoint = Endpoint()
+    endpoint.answer = (200, {}, openai_embeddings([0.03] * 1024), 0.0)
+    yield endpoint
+    endpoint.close()
+
+
+def run_built(function: str, event: dict[str, Any], database_url: str, embeddings_url: str = "") -> dict[str, Any]:
     env = {
+        "EMBEDDINGS_PROVIDER": "openai",
+        "OPENAI_BASE_URL": embeddings_url,
+        "OPENAI_API_KEY": "sk-build-test",
         "PATH": os.environ["PATH"],
         # Lambda's order: the function's folder (/var/task) before the layer (/opt/python); nothing written back.
         "PYTHONPATH": f"{BUILD_DIR / function}:{BUILD_DIR / 'CommonLayer' / 'python'}",
@@ -120,15 +136,15 @@ def test_each_sdk_ships_only_with_the_function_that_uses_it(built: Path) -> None
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_built_function_answers_from_the_build_output_alone(
-    built: Path, function: str, database_url: str, admin: psycopg.Connection[Any]
+    built: Path, function: str, database_url: str, admin: psycopg.Connection[Any], embeddings_endpoint: Endpoint
 ) -> None:
     seed_demo(database_url)
     event_file, status = FUNCTIONS[function]
     event = load_event(event_file)
     if "stripe-signature" in event["headers"]:
         event["headers"]["stripe-signature"] = stripe_signature_header(event["body"].encode(), DEV_STRIPE_WEBHOOK_SECRET)
-    output = run_built(function, event, database_url)
-    assert output["status"] == status, output["body"]
+    output = run_built(function, event, database_url, embeddings_endpoint.url)
+    assert output["status"] in (status if isinstance(status, tuple) else (status,)), output["body"]
     assert output["paths"] == [str(built / "CommonLayer")]
 
 

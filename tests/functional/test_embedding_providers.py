@@ -6,10 +6,7 @@ server that answers too slowly. OpenAI-compatible: a loopback server speaking `P
 
 import io
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import botocore.session
@@ -23,52 +20,17 @@ import agentmode.memory as memory_module
 from agentmode.embeddings import BedrockTitanEmbedder, Embedder, OpenAICompatibleEmbedder
 from agentmode.settings import Settings
 from tests.factories import User, create_user
+from tests.http_stub import Endpoint, openai_embeddings
 from tests.lambda_invoke import invoke
 
 VECTOR = [0.01] * 1024
-
-
-class Endpoint:
-    """A loopback HTTP server whose next answers a test scripts: (status, headers, body, delay_seconds)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.answer: tuple[int, dict[str, str], dict[str, Any], float] = (200, {}, {}, 0.0)
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.requests.append(
-                    {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
-                )
-                status, headers, payload, delay = outer.answer
-                time.sleep(delay)
-                raw = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    for name, value in {"content-type": "application/json", **headers}.items():
-                        self.send_header(name, value)
-                    self.send_header("content-length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[Endpoint]:
     server = Endpoint()
     yield server
-    server.server.shutdown()
+    server.close()
 
 
 @pytest.fixture
@@ -184,13 +146,7 @@ def openai(endpoint: Endpoint, timeout: float = 2.0) -> OpenAICompatibleEmbedder
 
 
 def test_openai_request_and_response(admin: psycopg.Connection[Any], writer: User, use_embedder: Any, endpoint: Endpoint) -> None:
-    documented = {
-        "object": "list",
-        "data": [{"object": "embedding", "index": 0, "embedding": VECTOR}],
-        "model": "text-embedding-3-small",
-        "usage": {"prompt_tokens": 5, "total_tokens": 5},
-    }
-    endpoint.answer = (200, {}, documented, 0.0)
+    endpoint.answer = (200, {}, openai_embeddings(VECTOR), 0.0)
     use_embedder(openai(endpoint))
     assert write(writer).status == 201
     request = endpoint.requests[-1]
