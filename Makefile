@@ -17,7 +17,7 @@ ifeq ($(origin USER),command line)
 TOKEN_USER := --user $(USER)
 endif
 
-.PHONY: install run token seed lint test test-fast build validate bench clean
+.PHONY: install run token seed openapi lint test test-fast build validate bench clean
 
 $(DEPS): requirements-dev.txt layers/common/requirements.txt $(wildcard functions/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ token: $(DEPS) ## print a user JWT for the local stack (the demo user unless USE
 
 seed: $(DEPS) ## (re)create the demo user on a running local stack
 	$(PY) -m local.seed
+
+openapi: $(DEPS) ## regenerate openapi.json from the functions' apps
+	$(PY) -m local.openapi
 
 lint: $(DEPS)
 	$(VENV)/bin/ruff check .

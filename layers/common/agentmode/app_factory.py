@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -147,7 +148,23 @@ def create_app(router: APIRouter, *, title: str, max_body_bytes: int = DEFAULT_M
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes)
+    app.openapi = lambda: _documented_as_served(app)  # type: ignore[method-assign]
     return app
+
+
+def _documented_as_served(app: FastAPI) -> dict[str, Any]:
+    """FastAPI documents validation failures as 422 HTTPValidationError; this API answers them 400 with ErrorBody."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                response = operation.get("responses", {}).get("422", {})
+                if "HTTPValidationError" in json.dumps(response):
+                    del operation["responses"]["422"]
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def json_size(value: Any) -> int:
