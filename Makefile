@@ -61,9 +61,10 @@ test: install lint validate ## every test: unit, functional, e2e over HTTP, and 
 test-fast: $(DEPS)
 	$(PY) -m pytest -m "not build" $(PYTEST_ARGS)
 
-bench: $(DEPS) build ## cold start and warm latency of each built function, Stripe webhook under load; writes bench/results/
+bench: $(DEPS) build ## cold start and warm latency of each built function, Stripe webhook under load, memory search at 200k rows; writes bench/results/
 	$(PY) -m bench.functions
 	$(PY) -m bench.stripe_webhook
+	$(PY) -m bench.memory
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

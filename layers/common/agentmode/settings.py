@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com"
     openai_api_key: SecretStr = SecretStr("")
     openai_embedding_model: str = "text-embedding-3-small"
-    memory_exact_scan_max_rows: int = Field(default=20_000, ge=0)
-    memory_ef_search: int = Field(default=100, ge=10, le=1000)
+    memory_exact_scan_max_rows: int = Field(default=2_000, ge=0)
+    memory_ef_search: int = Field(default=64, ge=10, le=1000)
 
     stripe_webhook_secret: SecretStr = SecretStr("")
     stripe_secret_key: SecretStr = SecretStr("")
