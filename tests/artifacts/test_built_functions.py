@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from local.build import BUILD_DIR, build
+from local.build import BUILD_DIR, SAM, build
 from local.devconfig import DEV_JWT_SECRET, DEV_STRIPE_WEBHOOK_SECRET
 from local.make_events import stripe_signature_header
 from local.seed import seed_demo
@@ -22,7 +22,6 @@ from tests.lambda_invoke import load_event
 
 pytestmark = pytest.mark.build
 
-SAM = os.environ.get("SAM_CLI", str(ROOT / ".venv-sam" / "bin" / "sam"))
 RUNNER = r"""
 import json, sys, time
 from dataclasses import dataclass
