@@ -11,10 +11,11 @@ import time
 
 from local import devconfig
 from local.apigw_event import build_event
-from local.seed import DEMO_SESSION_ID
+from local.seed import DEMO_PROJECT_ID, DEMO_SESSION_ID
 from local.stack import ROOT
 from local.template_routes import load_routes
 from local.token import mint_token
+from local.trace_generator import trace_id_of
 
 EVENTS_DIR = ROOT / "events"
 TOKEN_EXPIRES_AT = 4_102_444_800  # 2100-01-01: long-lived on purpose, and valid only with the public dev secret
@@ -48,8 +49,17 @@ QUERIES = {
     "GET /agent/read-memory": "query=brand%20voice&memory_type=brand_memory&limit=5",
     "GET /agent/status": f"session_id={DEMO_SESSION_ID}",
     "GET /agent/events": f"session_id={DEMO_SESSION_ID}&after_seq=0",
+    "GET /v4/traces": f"project_id={DEMO_PROJECT_ID}&limit=5&order_by=total_cost",
+    "GET /v4/traces/{trace_id}": f"project_id={DEMO_PROJECT_ID}",
+    "GET /v4/meterics/project": f"project_id={DEMO_PROJECT_ID}",
+    "GET /v4/metrics/project": f"project_id={DEMO_PROJECT_ID}",
 }
-CONCRETE_PATHS = {"ANY /{proxy+}": ("GET", "/agent/unknown")}
+DEMO_TRACE_ID = trace_id_of(1, str(DEMO_PROJECT_ID), 0)
+CONCRETE_PATHS = {
+    "ANY /{proxy+}": ("GET", "/agent/unknown"),
+    "GET /v4/traces/{trace_id}": ("GET", f"/v4/traces/{DEMO_TRACE_ID}"),
+}
+PATH_PARAMETERS = {"GET /v4/traces/{trace_id}": {"trace_id": DEMO_TRACE_ID}}
 # A Stripe delivery of a type the webhook acknowledges without side effects. Its signature (local dev secret) is
 # valid for five minutes after this script runs: `stripe_signature_header` re-signs it for later use.
 STRIPE_EVENT = {
@@ -93,7 +103,7 @@ def main() -> None:
             headers=headers,
             body=body,
             route_key=route.route_key,
-            path_parameters={"proxy": path.strip("/")} if route.greedy else {},
+            path_parameters={"proxy": path.strip("/")} if route.greedy else PATH_PARAMETERS.get(route.route_key, {}),
         )
         target = EVENTS_DIR / file_name(route.route_key)
         target.write_text(json.dumps(event, indent=2) + "\n")

@@ -1,19 +1,28 @@
 """The demo seed: a user with brand memory, credits and a free organization, so every endpoint can be tried at once."""
 
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from local import devconfig
+from local.trace_generator import TraceBatch, generate
+
+if TYPE_CHECKING:  # the layer is on the path only where the functions run
+    from agentmode.clickhouse import ClickHouse
 
 DEMO_ORG_ID = UUID("2b9e4d1c-7a3f-4c2e-8d5b-1f0a9c8e7d61")
 DEMO_PROJECT_ID = UUID("9c4f7e2a-1d3b-4a5c-8e6f-3b2d1a0c9e84")
 # The session the checked-in events/*.json name, so `sam local invoke -e` and curl examples find it.
 DEMO_SESSION_ID = UUID("d3a1f0c2-5e6b-4c7d-9e8f-a1b2c3d4e5f6")
 DEMO_CREDITS = 100
+# Within the free plan's 3-day look-back, so the demo organization sees every one of them.
+DEMO_TRACES = 60
+DEMO_TRACE_DAYS = 2
+DEMO_SPANS_PER_TRACE = 31
 BRAND_MEMORY = (
     "Brand voice: professional yet approachable. TechFlow is a B2B SaaS that automates workflow approvals "
     "for operations teams; hooks that name a wasted-time pain point perform best."
@@ -68,6 +77,18 @@ def seed_demo(database_url: str, embed: Callable[[str], list[float]] | None = No
         )
         if embed is not None:
             embed_missing(conn, embed)
+
+
+def seed_demo_traces(ch: "ClickHouse", now: datetime | None = None) -> int:
+    """Agent traces for the demo project over the last two days, once; returns how many the project has."""
+    params = {"project_id": str(DEMO_PROJECT_ID)}
+    count_sql = "SELECT uniqExact(TraceId) AS traces FROM otel_trace_summaries WHERE project_id = {project_id:String}"
+    if ch.query(count_sql, params)[0]["traces"] == 0:
+        now = now or datetime.now(UTC)
+        generate(
+            ch, TraceBatch(str(DEMO_PROJECT_ID), DEMO_TRACES, DEMO_SPANS_PER_TRACE, now - timedelta(days=DEMO_TRACE_DAYS), now)
+        )
+    return int(ch.query(count_sql, params)[0]["traces"])
 
 
 if __name__ == "__main__":

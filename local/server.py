@@ -159,9 +159,10 @@ class RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
 
-def configure_environment(database_url: str) -> None:
+def configure_environment(database_url: str, data_dir: Path) -> None:
     """Local defaults; anything already set in the environment (SUPABASE_JWT_SECRET, ...) wins."""
     os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("CLICKHOUSE_LOCAL_PATH", str(data_dir / "clickhouse"))
     os.environ.setdefault("ENVIRONMENT", "local")
     os.environ.setdefault("SUPABASE_JWT_SECRET", devconfig.DEV_JWT_SECRET)
     os.environ.setdefault("STRIPE_WEBHOOK_SECRET", devconfig.DEV_STRIPE_WEBHOOK_SECRET)
@@ -188,25 +189,33 @@ def main() -> None:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     use_layer()
+    from agentmode.clickhouse import get_clickhouse
     from agentmode.embeddings import embedder_for
     from agentmode.settings import get_settings
-    from local.seed import seed_demo
+    from local.clickhouse_schema import apply_schema
+    from local.seed import DEMO_PROJECT_ID, seed_demo, seed_demo_traces
     from local.stack import apply_migrations, start_postgres
 
     data_dir: Path = devconfig.data_dir()
     database_url = start_postgres(data_dir)
     applied = apply_migrations(database_url)
-    configure_environment(database_url)
+    configure_environment(database_url, data_dir)
+    clickhouse = get_clickhouse(get_settings())
+    schema_applied = apply_schema(clickhouse)
+    demo_traces = seed_demo_traces(clickhouse)
     # Loads the embeddings model now (the memory functions share it): the demo's brand memory gets its vector.
     seed_demo(database_url, embedder_for(get_settings()).embed)
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
     server = make_server(host, port)
     routes = sorted({r.route_key for r in load_routes()})
     print(f"Postgres: {data_dir / 'postgres'} ({len(applied)} new migrations applied)")
+    chdb_path = os.environ["CLICKHOUSE_LOCAL_PATH"]
+    print(f"ClickHouse (chDB): {chdb_path} ({len(schema_applied)} new schema files, {demo_traces} demo traces)")
     print(f"Serving {len(routes)} routes on http://{host}:{port}: {', '.join(routes)}")
     print(f"Demo user {devconfig.DEMO_USER_ID} (brand memory, 100 credits). Get a token:  make token")
     print(f'  TOKEN=$(make -s token) && curl -s -X POST http://{host}:{port}/agent/start -H "Authorization: Bearer $TOKEN" \\')
     print('       -H "Content-Type: application/json" -d \'{"goal": "Generate video ads for my SaaS product"}\'')
+    print(f"  curl -s 'http://{host}:{port}/v4/traces?project_id={DEMO_PROJECT_ID}' -H \"Authorization: Bearer $TOKEN\"")
     print("Ctrl-C stops the server and Postgres.")
     try:
         server.serve_forever()

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from agentmode.clickhouse import ClickHouse
 from local.stack import apply_migrations, start_postgres
 from tests.factories import TEST_JWT_SECRET, User, create_user
 
@@ -36,10 +37,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def function_environment(database_url: str) -> Iterator[None]:
+def function_environment(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """What template.yaml's Environment gives a deployed function, pointed at the embedded stack."""
     values = {
         "DATABASE_URL": database_url,
+        # chDB starts on first use (the traces tests), under this folder.
+        "CLICKHOUSE_LOCAL_PATH": str(tmp_path_factory.mktemp("clickhouse")),
         "ENVIRONMENT": "test",
         "SUPABASE_JWT_SECRET": TEST_JWT_SECRET,
         "SUPABASE_URL": "",
@@ -65,6 +68,17 @@ def reset_function_state() -> None:
 
     get_settings.cache_clear()
     db.close_connection()
+
+
+@pytest.fixture(scope="session")
+def clickhouse(function_environment: None) -> ClickHouse:
+    """The embedded ClickHouse the traces function reads, with the schema in clickhouse/ applied."""
+    from agentmode.clickhouse import get_clickhouse
+    from local.clickhouse_schema import apply_schema
+
+    ch = get_clickhouse()
+    apply_schema(ch)
+    return ch
 
 
 @pytest.fixture(scope="session")

@@ -75,8 +75,11 @@ def embeddings_endpoint() -> Iterator[Endpoint]:
     endpoint.close()
 
 
-def run_built(function: str, event: dict[str, Any], database_url: str, embeddings_url: str = "") -> dict[str, Any]:
+def run_built(
+    function: str, event: dict[str, Any], database_url: str, embeddings_url: str = "", extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     env = {
+        **(extra_env or {}),
         "EMBEDDINGS_PROVIDER": "openai",
         "OPENAI_BASE_URL": embeddings_url,
         "OPENAI_API_KEY": "sk-build-test",
@@ -145,6 +148,17 @@ def test_built_function_answers_from_the_build_output_alone(
     output = run_built(function, event, database_url, embeddings_endpoint.url)
     assert output["status"] in (status if isinstance(status, tuple) else (status,)), output["body"]
     assert output["paths"] == [str(built / "CommonLayer")]
+
+
+def test_built_traces_function_reads_postgres_then_reports_an_unreachable_clickhouse(built: Path, database_url: str) -> None:
+    """No ClickHouse server runs here (chDB is in-process, dev only): a closed port proves the built function imports
+    clickhouse-connect, authorizes the project in Postgres and turns the failed connection into a 503."""
+    seed_demo(database_url)
+    event = load_event("v4_traces_get.json")
+    output = run_built("TracesFunction", event, database_url, extra_env={"CLICKHOUSE_HOST": "127.0.0.1", "CLICKHOUSE_PORT": "9"})
+    assert (output["status"], output["body"]["error_code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert output["loaded"] == ["clickhouse_connect"]
+    assert not (built / "TracesFunction" / "chdb").exists()
 
 
 @pytest.mark.parametrize("function", ["AgentEventFunction", "AgentStatusFunction"])

@@ -6,9 +6,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from agentmode.clickhouse import ClickHouse
 from local.devconfig import DEV_STRIPE_WEBHOOK_SECRET
 from local.make_events import stripe_signature_header
-from local.seed import seed_demo
+from local.seed import seed_demo, seed_demo_traces
 from tests.lambda_invoke import EVENTS_DIR, invoke_event, load_event
 
 EXPECTED_STATUS: dict[str, int | tuple[int, ...]] = {
@@ -20,16 +21,21 @@ EXPECTED_STATUS: dict[str, int | tuple[int, ...]] = {
     "agent_events_get.json": 200,
     "proxy_any.json": 404,
     "v4_stripe-webhook_post.json": 200,
+    "v4_traces_get.json": 200,
+    "v4_traces_trace_id_get.json": 200,
+    "v4_meterics_project_get.json": 200,
+    "v4_metrics_project_get.json": 200,
 }
 
 
 @pytest.fixture(autouse=True)
-def demo_seed(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def demo_seed(database_url: str, clickhouse: ClickHouse, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The event files carry a token signed with the local dev secret for the demo user."""
     from local.devconfig import DEV_JWT_SECRET
     from tests.conftest import reset_function_state
 
     seed_demo(database_url)
+    seed_demo_traces(clickhouse)
     monkeypatch.setenv("SUPABASE_JWT_SECRET", DEV_JWT_SECRET)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
     reset_function_state()

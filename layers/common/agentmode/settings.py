@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     stripe_api_base: str = ""
     stripe_timeout_seconds: float = Field(default=5.0, gt=0, le=20)
 
+    # Empty host: the embedded engine (chDB) under clickhouse_local_path, for `make run` and tests.
+    clickhouse_host: str = ""
+    clickhouse_port: int = Field(default=8443, ge=1, le=65535)
+    clickhouse_user: str = "default"
+    clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_database: str = "default"
+    clickhouse_secure: bool = True
+    clickhouse_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    clickhouse_query_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    clickhouse_local_path: str = ".local/clickhouse"
+    traces_default_days: int = Field(default=7, ge=1, le=366)
+    traces_free_plan_days: int = Field(default=3, ge=1, le=366)
+    trace_detail_max_spans: int = Field(default=10_000, ge=1, le=100_000)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

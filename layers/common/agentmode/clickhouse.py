@@ -1,0 +1,129 @@
+"""ClickHouse access: clickhouse-connect over HTTPS in the cloud, chDB (the same engine, in-process) locally.
+
+Both run the same SQL text with server-side parameters (`{name:Type}`), so no value is ever spliced into a query.
+Queries return plain JSON types (numbers, strings, lists, maps): callers convert times and decimals in SQL.
+"""
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Protocol
+
+from agentmode.errors import AppError, ErrorCode
+from agentmode.observability import logger
+from agentmode.settings import Settings, get_settings
+
+Params = Mapping[str, str | int | float]
+Row = dict[str, Any]
+
+CLICKHOUSE_RETRY_AFTER_MS = 1000
+
+
+class ClickHouse(Protocol):
+    def query(self, sql: str, params: Params) -> list[Row]: ...
+
+    def command(self, sql: str, params: Params | None = None) -> None: ...
+
+    def insert(self, table: str, rows: Sequence[Row]) -> None: ...
+
+
+def _unavailable(reason: str) -> AppError:
+    return AppError(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        details={"service": "clickhouse", "reason": reason, "retry_after_ms": CLICKHOUSE_RETRY_AFTER_MS},
+    )
+
+
+class EmbeddedClickHouse:
+    """chDB under a local folder. chDB allows one session per process, so every user of a path shares it."""
+
+    def __init__(self, path: str, query_timeout_seconds: float) -> None:
+        import chdb.session
+
+        self._lock = threading.Lock()
+        self._session = chdb.session.Session(path)
+        self._session.query(f"SET max_execution_time = {float(query_timeout_seconds)}")
+
+    def query(self, sql: str, params: Params) -> list[Row]:
+        with self._lock:
+            result = self._session.query(sql, "JSON", params=_as_text(params))
+        raw = result.bytes()
+        return json.loads(raw)["data"] if raw else []
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        with self._lock:
+            self._session.query(sql, params=_as_text(params or {}))
+
+    def insert(self, table: str, rows: Sequence[Row]) -> None:
+        """Rows as JSONEachRow: the data part of an INSERT, never parsed as SQL; `table` comes from code."""
+        body = "\n".join(json.dumps(row, default=str) for row in rows)
+        with self._lock:
+            self._session.query(f"INSERT INTO {table} FORMAT JSONEachRow\n{body}")
+
+
+def _as_text(params: Params) -> dict[str, str]:
+    return {name: str(value) for name, value in params.items()}
+
+
+class RemoteClickHouse:
+    """A ClickHouse server (ClickHouse Cloud) over HTTPS, one client per container."""
+
+    def __init__(self, settings: Settings) -> None:
+        import clickhouse_connect
+
+        self._client = clickhouse_connect.get_client(
+            host=settings.clickhouse_host,
+            port=settings.clickhouse_port,
+            username=settings.clickhouse_user,
+            password=settings.clickhouse_password.get_secret_value(),
+            database=settings.clickhouse_database,
+            secure=settings.clickhouse_secure,
+            connect_timeout=settings.clickhouse_connect_timeout_seconds,
+            send_receive_timeout=settings.clickhouse_query_timeout_seconds,
+            settings={"max_execution_time": settings.clickhouse_query_timeout_seconds},
+            autogenerate_session_id=False,
+        )
+
+    def query(self, sql: str, params: Params) -> list[Row]:
+        from clickhouse_connect.driver.exceptions import OperationalError
+
+        try:
+            return list(self._client.query(sql, parameters=dict(params)).named_results())
+        except OperationalError:
+            raise _unavailable("query failed to complete") from None
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        self._client.command(sql, parameters=dict(params or {}))
+
+    def insert(self, table: str, rows: Sequence[Row]) -> None:
+        if rows:
+            columns = list(rows[0])
+            self._client.insert(table, [[row[c] for c in columns] for row in rows], column_names=columns)
+
+
+@lru_cache(maxsize=4)
+def _embedded(path: str, query_timeout_seconds: float) -> EmbeddedClickHouse:
+    return EmbeddedClickHouse(path, query_timeout_seconds)
+
+
+_remote_lock = threading.Lock()
+_remote: dict[tuple[str, int, str], RemoteClickHouse] = {}
+
+
+def get_clickhouse(settings: Settings | None = None) -> ClickHouse:
+    """The container's ClickHouse: the server in CLICKHOUSE_HOST, else chDB under CLICKHOUSE_LOCAL_PATH."""
+    settings = settings or get_settings()
+    if not settings.clickhouse_host:
+        return _embedded(settings.clickhouse_local_path, settings.clickhouse_query_timeout_seconds)
+    key = (settings.clickhouse_host, settings.clickhouse_port, settings.clickhouse_database)
+    from clickhouse_connect.driver.exceptions import Error as DriverError
+
+    with _remote_lock:
+        if key not in _remote:
+            try:
+                _remote[key] = RemoteClickHouse(settings)
+            except (DriverError, OSError) as exc:
+                logger.warning("clickhouse connect failed", extra={"error_type": type(exc).__name__})
+                raise _unavailable("connect failed") from None
+        return _remote[key]

@@ -1,0 +1,66 @@
+"""The ClickHouse schema in clickhouse/*.sql, applied in name order, once each, and the model price table loaded.
+
+`python -m local.clickhouse_schema` runs it against the ClickHouse in the environment (CLICKHOUSE_HOST etc.; chDB under
+CLICKHOUSE_LOCAL_PATH when no host is set): a deploy runs it before the functions that read the new schema.
+"""
+
+import csv
+import re
+from pathlib import Path
+
+from agentmode.clickhouse import ClickHouse, get_clickhouse
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = ROOT / "clickhouse"
+PRICES_FILE = SCHEMA_DIR / "model_prices.csv"
+# Statements end with a semicolon at the end of a line; the files hold no semicolons inside strings.
+_STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
+
+
+def statements(sql: str) -> list[str]:
+    return [part.strip() for part in _STATEMENT_END.split(sql) if part.strip()]
+
+
+def apply_schema(ch: ClickHouse, schema_dir: Path = SCHEMA_DIR) -> list[str]:
+    """Applies each not yet applied file; returns their names. Files are trusted SQL from the repository."""
+    ch.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version String, applied_at DateTime DEFAULT now())"
+        " ENGINE = MergeTree ORDER BY version"
+    )
+    done = {row["version"] for row in ch.query("SELECT version FROM schema_migrations", {})}
+    applied = []
+    for path in sorted(schema_dir.glob("*.sql")):
+        if path.stem in done:
+            continue
+        for statement in statements(path.read_text()):
+            ch.command(statement)
+        ch.command("INSERT INTO schema_migrations (version) VALUES ({version:String})", {"version": path.stem})
+        applied.append(path.name)
+    load_model_prices(ch)
+    return applied
+
+
+def load_model_prices(ch: ClickHouse, prices_file: Path = PRICES_FILE) -> int:
+    """Loads every row of the price file; the table keeps the latest row per model, so a reload updates prices."""
+    with prices_file.open(newline="") as handle:
+        rows = [
+            {
+                "model": row["model"].strip().lower(),
+                "input_per_million": float(row["input_per_million"]),
+                "output_per_million": float(row["output_per_million"]),
+                "cache_read_per_million": float(row["cache_read_per_million"]),
+            }
+            for row in csv.DictReader(handle)
+        ]
+    ch.insert("model_prices", rows)
+    return len(rows)
+
+
+def main() -> None:
+    ch = get_clickhouse()
+    applied = apply_schema(ch)
+    print(f"clickhouse schema: {len(applied)} file(s) applied: {', '.join(applied) or 'none'}; model prices loaded")
+
+
+if __name__ == "__main__":
+    main()
