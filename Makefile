@@ -17,7 +17,7 @@ ifeq ($(origin USER),command line)
 TOKEN_USER := --user $(USER)
 endif
 
-.PHONY: install run token seed openapi lint test test-fast build validate bench clean
+.PHONY: install run token seed clickhouse-schema openapi lint test test-fast build validate bench clean
 
 $(DEPS): requirements-dev.txt layers/common/requirements.txt $(wildcard functions/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ token: $(DEPS) ## print a user JWT for the local stack (the demo user unless USE
 seed: $(DEPS) ## (re)create the demo user on a running local stack
 	$(PY) -m local.seed
 
+clickhouse-schema: $(DEPS) ## apply clickhouse/*.sql and load model prices (CLICKHOUSE_HOST=… for a server; else local chDB)
+	$(PY) -m local.clickhouse_schema
+
 openapi: $(DEPS) ## regenerate openapi.json from the functions' apps
 	$(PY) -m local.openapi
 
@@ -61,10 +64,11 @@ test: install lint validate ## every test: unit, functional, e2e over HTTP, and 
 test-fast: $(DEPS)
 	$(PY) -m pytest -m "not build" $(PYTEST_ARGS)
 
-bench: $(DEPS) build ## cold start and warm latency of each built function, Stripe webhook under load, memory search at 200k rows; writes bench/results/
+bench: $(DEPS) build ## cold start and warm latency of each built function, Stripe webhook under load, memory search at 200k rows, traces at 10M spans; writes bench/results/
 	$(PY) -m bench.functions
 	$(PY) -m bench.stripe_webhook
 	$(PY) -m bench.memory
+	$(PY) -m bench.traces
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -149,8 +149,8 @@ def check(ch: EmbeddedClickHouse, projects: int) -> dict[str, Any]:
     [raw] = ch.query(
         "SELECT uniqExact(TraceId) AS traces, count() AS spans, sum(is_error) AS errors, sum(total_tokens) AS tokens,"
         " toFloat64(sum(cost)) AS cost FROM otel_traces WHERE project_id = {p:String} AND TraceId IN ("
-        "  SELECT TraceId FROM otel_trace_lookup WHERE project_id = {p:String}"
-        "  GROUP BY TraceId HAVING min(first_start) >= fromUnixTimestamp64Nano({s:Int64}, 'UTC'))",
+        "  SELECT TraceId FROM otel_traces WHERE project_id = {p:String}"
+        "  GROUP BY TraceId HAVING min(Timestamp) >= fromUnixTimestamp64Nano({s:Int64}, 'UTC'))",
         {"p": project, "s": week.start_ns},
     )
     same = (listed.traces, listed.spans, listed.errors, listed.total_tokens) == (
@@ -179,7 +179,7 @@ def main() -> None:
     loaded = None
     if ch.query("SELECT count() AS n FROM otel_traces", {})[0]["n"] != expected:
         ch.command("TRUNCATE TABLE otel_traces")
-        for table in ("otel_trace_summaries", "otel_trace_lookup"):
+        for table in ("otel_trace_summaries", "otel_spans_by_trace"):
             ch.command(f"TRUNCATE TABLE {table}")
         loaded = load(ch, projects, traces, spans)
     settled = settle(ch)
@@ -212,6 +212,7 @@ def main() -> None:
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {RESULTS.relative_to(ROOT)}")
+    ch.close()
     if args.quick:
         shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -1,14 +1,18 @@
 """The ClickHouse schema in clickhouse/*.sql, applied in name order, once each, and the model price table loaded.
 
-`python -m local.clickhouse_schema` runs it against the ClickHouse in the environment (CLICKHOUSE_HOST etc.; chDB under
+`make clickhouse-schema` runs it against the ClickHouse in the environment (CLICKHOUSE_HOST etc.; chDB under
 CLICKHOUSE_LOCAL_PATH when no host is set): a deploy runs it before the functions that read the new schema.
 """
 
 import csv
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agentmode.clickhouse import ClickHouse, get_clickhouse
+from local.lambda_runtime import use_layer
+
+if TYPE_CHECKING:  # the layer is on the path only where the functions run
+    from agentmode.clickhouse import ClickHouse
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "clickhouse"
@@ -21,7 +25,7 @@ def statements(sql: str) -> list[str]:
     return [part.strip() for part in _STATEMENT_END.split(sql) if part.strip()]
 
 
-def apply_schema(ch: ClickHouse, schema_dir: Path = SCHEMA_DIR) -> list[str]:
+def apply_schema(ch: "ClickHouse", schema_dir: Path = SCHEMA_DIR) -> list[str]:
     """Applies each not yet applied file; returns their names. Files are trusted SQL from the repository."""
     ch.command(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version String, applied_at DateTime DEFAULT now())"
@@ -40,7 +44,7 @@ def apply_schema(ch: ClickHouse, schema_dir: Path = SCHEMA_DIR) -> list[str]:
     return applied
 
 
-def load_model_prices(ch: ClickHouse, prices_file: Path = PRICES_FILE) -> int:
+def load_model_prices(ch: "ClickHouse", prices_file: Path = PRICES_FILE) -> int:
     """Loads every row of the price file; the table keeps the latest row per model, so a reload updates prices."""
     with prices_file.open(newline="") as handle:
         rows = [
@@ -57,6 +61,9 @@ def load_model_prices(ch: ClickHouse, prices_file: Path = PRICES_FILE) -> int:
 
 
 def main() -> None:
+    use_layer()
+    from agentmode.clickhouse import get_clickhouse
+
     ch = get_clickhouse()
     applied = apply_schema(ch)
     print(f"clickhouse schema: {len(applied)} file(s) applied: {', '.join(applied) or 'none'}; model prices loaded")

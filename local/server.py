@@ -189,7 +189,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     use_layer()
-    from agentmode.clickhouse import get_clickhouse
+    from agentmode.clickhouse import close_embedded, get_clickhouse
     from agentmode.embeddings import embedder_for
     from agentmode.settings import get_settings
     from local.clickhouse_schema import apply_schema
@@ -223,6 +223,7 @@ def main() -> None:
         pass
     finally:
         server.server_close()
+        close_embedded()
 
 
 if __name__ == "__main__":

@@ -63,22 +63,24 @@ def function_environment(database_url: str, tmp_path_factory: pytest.TempPathFac
 
 def reset_function_state() -> None:
     """A fresh container: settings re-read, connection reopened."""
-    from agentmode import db
+    from agentmode import clickhouse, db
     from agentmode.settings import get_settings
 
     get_settings.cache_clear()
     db.close_connection()
+    clickhouse.forget_remote_clients()
 
 
 @pytest.fixture(scope="session")
-def clickhouse(function_environment: None) -> ClickHouse:
+def clickhouse(function_environment: None) -> Iterator[ClickHouse]:
     """The embedded ClickHouse the traces function reads, with the schema in clickhouse/ applied."""
-    from agentmode.clickhouse import get_clickhouse
+    from agentmode.clickhouse import close_embedded, get_clickhouse
     from local.clickhouse_schema import apply_schema
 
     ch = get_clickhouse()
     apply_schema(ch)
-    return ch
+    yield ch
+    close_embedded()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from agentmode.app_factory import json_size
+from agentmode.app_factory import RequestBody, json_size
 from agentmode.sessions import STEPS_BY_NAME, EventKind
 
 MAX_JSON_FIELD_BYTES = 64 * 1024
@@ -21,7 +21,7 @@ JsonObject = Annotated[dict[str, Any] | None, AfterValidator(_bounded_json)]
 ShortText = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class InputOption(BaseModel):
+class InputOption(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     value: Annotated[str, Field(min_length=1, max_length=100)]
@@ -46,7 +46,7 @@ _ALLOWED_STATUS: dict[EventKind, frozenset[str]] = {
 }
 
 
-class EventRequest(BaseModel):
+class EventRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     session_id: UUID

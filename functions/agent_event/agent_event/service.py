@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from agent_event.outbox import publish_pending
 from agent_event.payloads import realtime_payload
+from agent_event.run_metrics import MetricPoint, emit, event_metrics
 from agent_event.schemas import EventLogged, EventRequest
 from agent_event.state import SessionState, apply_event
 from agentmode.auth import AuthUser
@@ -13,7 +14,7 @@ from agentmode.realtime import Broadcaster
 from agentmode.sessions import load_session
 
 
-def _append(conn: Connection, user: AuthUser, event: EventRequest) -> EventLogged:
+def _append(conn: Connection, user: AuthUser, event: EventRequest) -> tuple[EventLogged, list[MetricPoint]]:
     session = load_session(conn, event.session_id, for_update=True)
     now = datetime.now(UTC)
     state = apply_event(SessionState.from_row(session), event, now)
@@ -43,12 +44,14 @@ def _append(conn: Connection, user: AuthUser, event: EventRequest) -> EventLogge
             state.completed_at, seq, now, event.session_id,
         ),
     )  # fmt: skip
-    return EventLogged(log_id=log_id, seq=seq, session_status=state.status)
+    logged = EventLogged(log_id=log_id, seq=seq, session_status=state.status)
+    return logged, event_metrics(event, state.status, session["started_at"], now)
 
 
 def log_event(user: AuthUser, event: EventRequest, broadcaster: Broadcaster) -> EventLogged:
     with user_transaction(user) as conn:
-        logged = _append(conn, user, event)
+        logged, points = _append(conn, user, event)
     # After the commit: the row is safe whatever Realtime does; rows it misses are retried by the next event.
+    emit(points)
     publish_pending(user, event.session_id, broadcaster)
     return logged

@@ -9,7 +9,7 @@ from agent_start.schemas import StartRequest, StartResponse
 from agent_start.service import start_session
 from agentmode.auth import CurrentUser
 from agentmode.errors import ErrorBody
-from agentmode.observability import metrics
+from agentmode.observability import logger, metrics
 from agentmode.settings import get_settings
 
 router = APIRouter(tags=["agent"])
@@ -31,6 +31,7 @@ async def start_agent(
     body: StartRequest, user: CurrentUser, response: Response, idempotency_key: IdempotencyKey = None
 ) -> StartResponse:
     outcome = start_session(user, body, idempotency_key, get_settings(), get_queue())
+    logger.append_keys(session_id=str(outcome.response.session_id))
     if outcome.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"

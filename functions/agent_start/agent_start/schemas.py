@@ -5,10 +5,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
 
+from agentmode.app_factory import RequestBody
+
 AspectRatio = Literal["9:16", "1:1", "16:9", "4:5"]
 
 
-class Constraints(BaseModel):
+class Constraints(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     max_videos: Annotated[int, Field(strict=True, ge=1, le=10)] = 3
@@ -16,7 +18,7 @@ class Constraints(BaseModel):
     aspect_ratio: AspectRatio = "9:16"
 
 
-class StartRequest(BaseModel):
+class StartRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     goal: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from agentmode.app_factory import json_size
+from agentmode.app_factory import RequestBody, json_size
 from agentmode.memory import MemoryType
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -18,7 +18,7 @@ def _bounded(metadata: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-class WriteMemoryRequest(BaseModel):
+class WriteMemoryRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     content: Annotated[str, Field(min_length=1, max_length=8000)]

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from agentmode.db import Connection, get_connection, service_transaction
+from agentmode.db import Connection, service_transaction
 from agentmode.observability import logger, metrics
 from agentmode.settings import Settings
 from stripe_webhook.events import StripeEvent
@@ -11,8 +11,13 @@ from stripe_webhook.stripe_api import StripeApi
 
 
 def already_handled(event_id: str) -> bool:
-    """A cheap look before any Stripe API call; the claim inside the transaction is what guarantees once."""
-    return get_connection().execute("SELECT 1 FROM agentmode.stripe_events WHERE id = %s", (event_id,)).fetchone() is not None
+    """A cheap look before any Stripe API call; the claim inside the transaction is what guarantees once.
+
+    In a transaction like every other statement: it gets the statement timeout, and a lost connection (a restart or
+    failover) answers 503 SERVICE_UNAVAILABLE instead of escaping as an unhandled error.
+    """
+    with service_transaction() as conn:
+        return conn.execute("SELECT 1 FROM agentmode.stripe_events WHERE id = %s", (event_id,)).fetchone() is not None
 
 
 def fetch_from_stripe(event: StripeEvent, api: StripeApi) -> dict[str, Any]:

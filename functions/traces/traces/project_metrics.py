@@ -59,7 +59,7 @@ SELECT
 FROM
 (
     SELECT
-        toUnixTimestamp64Nano(min(trace_start)) AS start_ns,
+        toUnixTimestamp64Nano(min(first_span).start) AS start_ns,
         toUnixTimestamp64Nano(max(trace_end)) - start_ns AS duration_ns,
         sum(errors) AS error_count
     FROM otel_trace_summaries

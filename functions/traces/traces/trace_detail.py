@@ -1,5 +1,6 @@
-"""One trace: every span with its parent link, found through the per-project trace lookup table."""
+"""One trace: every span with its parent link, read from the by-trace copy of the spans in one primary-key range."""
 
+import json
 from uuid import UUID
 
 from agentmode.clickhouse import ClickHouse, Row
@@ -8,43 +9,12 @@ from traces.schemas import Span, SpanEvent, SpanLink, TraceDetailResponse
 from traces.time_range import from_ns
 from traces.trace_list import token_usage
 
-# The look-up gives the trace's first and last span start, so the span read is a primary-key range of one project.
+# One primary-key range of the by-trace copy; each span arrives as one JSON object (see clickhouse/0003).
 DETAIL_SQL = """
-SELECT
-    SpanId AS span_id,
-    ParentSpanId AS parent_span_id,
-    SpanName AS name,
-    SpanKind AS kind,
-    ServiceName AS service_name,
-    toUnixTimestamp64Nano(Timestamp) AS start_ns,
-    Duration AS duration_ns,
-    StatusCode AS status_code,
-    StatusMessage AS status_message,
-    is_error,
-    model,
-    prompt_tokens,
-    completion_tokens,
-    cache_read_tokens,
-    reasoning_tokens,
-    total_tokens,
-    toFloat64(cost) AS cost,
-    SpanAttributes AS attributes,
-    ResourceAttributes AS resource_attributes,
-    arrayMap(t -> toUnixTimestamp64Nano(t), `Events.Timestamp`) AS event_times_ns,
-    `Events.Name` AS event_names,
-    `Events.Attributes` AS event_attributes,
-    `Links.TraceId` AS link_trace_ids,
-    `Links.SpanId` AS link_span_ids,
-    `Links.Attributes` AS link_attributes,
-    count() OVER () AS span_count
-FROM otel_traces
-WHERE project_id = {project_id:String}
-    AND TraceId = {trace_id:String}
-    AND Timestamp >= (SELECT min(first_start) FROM otel_trace_lookup
-                      WHERE project_id = {project_id:String} AND TraceId = {trace_id:String})
-    AND Timestamp <= (SELECT max(last_start) FROM otel_trace_lookup
-                      WHERE project_id = {project_id:String} AND TraceId = {trace_id:String})
-ORDER BY Timestamp, SpanId
+SELECT span, count() OVER () AS span_count
+FROM otel_spans_by_trace
+WHERE project_id = {project_id:String} AND TraceId = {trace_id:String}
+ORDER BY Timestamp
 LIMIT {max_spans:UInt32}
 """
 
@@ -53,12 +23,13 @@ def trace_detail(ch: ClickHouse, project_id: UUID, trace_id: str, max_spans: int
     rows = ch.query(DETAIL_SQL, {"project_id": str(project_id), "trace_id": trace_id, "max_spans": max_spans})
     if not rows:
         raise AppError(ErrorCode.NOT_FOUND, "Trace not found.")
-    spans = _spans_with_depth(rows)
+    spans = _spans_with_depth([json.loads(row["span"]) for row in rows])
+    span_count = int(rows[0]["span_count"])
     return TraceDetailResponse(
         project_id=project_id,
         trace_id=trace_id,
-        span_count=rows[0]["span_count"],
-        truncated=rows[0]["span_count"] > len(rows),
+        span_count=span_count,
+        truncated=span_count > len(rows),
         root_span_ids=[span.span_id for span in spans if span.parent_span_id is None],
         spans=spans,
     )
@@ -92,8 +63,8 @@ def _span(row: Row, depth: int, has_parent: bool) -> Span:
         name=row["name"],
         kind=row["kind"],
         service_name=row["service_name"],
-        start_time=from_ns(row["start_ns"]),
-        end_time=from_ns(row["start_ns"] + row["duration_ns"]),
+        start_time=from_ns(int(row["start_ns"])),
+        end_time=from_ns(int(row["start_ns"]) + int(row["duration_ns"])),
         duration_ns=row["duration_ns"],
         status_code=row["status_code"],
         status_message=row["status_message"],
@@ -104,7 +75,7 @@ def _span(row: Row, depth: int, has_parent: bool) -> Span:
         attributes=row["attributes"],
         resource_attributes=row["resource_attributes"],
         events=[
-            SpanEvent(time=from_ns(ns), name=name, attributes=attributes)
+            SpanEvent(time=from_ns(int(ns)), name=name, attributes=attributes)
             for ns, name, attributes in zip(row["event_times_ns"], row["event_names"], row["event_attributes"], strict=True)
         ],
         links=[

@@ -3,6 +3,8 @@
 The SQL is assembled only from the constant fragments below, chosen by validated enums; every value is a bound
 parameter. Traces are placed in the range by their first span; rows from one day either side of the range are read so
 that a trace crossing midnight is summed whole and a trace that started before the range is recognised as such.
+One thread: merging a few thousand per-trace rows is cheaper than splitting them (bench/traces.py: a 30-day page
+23 -> 15 ms on 2 cores).
 """
 
 from dataclasses import dataclass, replace
@@ -18,10 +20,12 @@ from traces.time_range import TimeRange, from_ns
 LIST_SQL = """
 SELECT
     TraceId AS trace_id,
-    if(max(root_name) != '', max(root_name), argMinMerge(first_name)) AS root_span_name,
-    if(max(root_service) != '', max(root_service), argMinMerge(first_service)) AS service_name,
+    min(first_span) AS first,
+    max(root_span) AS root,
+    if(root.name != '', root.name, first.name) AS root_span_name,
+    if(root.name != '', root.service, first.service) AS service_name,
     arraySort(groupUniqArrayArray(tag_set)) AS tags,
-    toUnixTimestamp64Nano(min(trace_start)) AS start_ns,
+    toUnixTimestamp64Nano(first.start) AS start_ns,
     toUnixTimestamp64Nano(max(trace_end)) AS end_ns,
     end_ns - start_ns AS duration_ns,
     sum(spans) AS span_count,
@@ -49,6 +53,7 @@ HAVING start_ns >= {{start_ns:Int64}} AND start_ns < {{end_ns:Int64}} {text_filt
 {keyset}
 ORDER BY {sort_key} {direction}, trace_id {direction}
 LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}
+SETTINGS max_threads = 1
 """
 
 # Traces with at least one span of that name; the spans' own primary-key range bounds the look-up.

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentmode.errors import AppError, ErrorBody, ErrorCode, error_body
@@ -170,3 +171,33 @@ def _documented_as_served(app: FastAPI) -> dict[str, Any]:
 def json_size(value: Any) -> int:
     """Bytes of `value` as compact JSON, to bound free-form JSON fields."""
     return len(json.dumps(value, separators=(",", ":"), default=str).encode())
+
+
+def storable_text(value: Any) -> bool:
+    """Whether every string in `value` (a str, or JSON made of dicts and lists) fits Postgres text and jsonb: no NUL
+    (U+0000), which neither can hold, and no unpaired surrogate, which is not UTF-8 at all."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(storable_text(key) and storable_text(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return all(storable_text(item) for item in value)
+    return True
+
+
+class RequestBody(BaseModel):
+    """Base of the JSON bodies the functions store: text Postgres would refuse is a 400 naming the field, not a failed
+    insert (a 500) after credits, quota or an embedding were already spent on the request."""
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if not storable_text(value):
+            raise ValueError("text must not contain NUL (U+0000) or unpaired surrogate characters")
+        return value

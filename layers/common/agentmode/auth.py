@@ -13,6 +13,7 @@ import jwt
 from fastapi import Depends, Request
 
 from agentmode.errors import AppError, ErrorCode
+from agentmode.observability import logger
 from agentmode.settings import Settings, get_settings
 
 ASYMMETRIC_ALGORITHMS = {"ES256": "EC", "RS256": "RSA"}
@@ -141,7 +142,10 @@ def bearer_token(request: Request) -> str:
 
 
 async def get_current_user(request: Request) -> AuthUser:  # async: see agentmode.app_factory.create_app
-    return verify_token(bearer_token(request), get_settings())
+    user = verify_token(bearer_token(request), get_settings())
+    # Every later log line of this invocation names the caller (the Lambda entry clears keys per invocation).
+    logger.append_keys(user_id=str(user.id))
+    return user
 
 
 CurrentUser = Annotated[AuthUser, Depends(get_current_user)]

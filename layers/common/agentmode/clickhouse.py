@@ -55,6 +55,11 @@ class EmbeddedClickHouse:
         with self._lock:
             self._session.query(sql, params=_as_text(params or {}))
 
+    def close(self) -> None:
+        """Ends the session: chDB's engine must shut down before the interpreter does, or exit can abort."""
+        with self._lock:
+            self._session.close()
+
     def insert(self, table: str, rows: Sequence[Row]) -> None:
         """Rows as JSONEachRow: the data part of an INSERT, never parsed as SQL; `table` comes from code."""
         body = "\n".join(json.dumps(row, default=str) for row in rows)
@@ -104,11 +109,27 @@ class RemoteClickHouse:
 
 @lru_cache(maxsize=4)
 def _embedded(path: str, query_timeout_seconds: float) -> EmbeddedClickHouse:
-    return EmbeddedClickHouse(path, query_timeout_seconds)
+    ch = EmbeddedClickHouse(path, query_timeout_seconds)
+    _opened[(path, query_timeout_seconds)] = ch
+    return ch
 
 
+def close_embedded() -> None:
+    """Closes every chDB session this process opened (test sessions, the local runner, benchmarks at exit)."""
+    for path_and_timeout in list(_opened):
+        _opened.pop(path_and_timeout).close()
+    _embedded.cache_clear()
+
+
+_opened: dict[tuple[str, float], EmbeddedClickHouse] = {}
 _remote_lock = threading.Lock()
 _remote: dict[tuple[str, int, str], RemoteClickHouse] = {}
+
+
+def forget_remote_clients() -> None:
+    """A fresh container's view (tests change CLICKHOUSE_HOST between cases); chDB sessions live for the process."""
+    with _remote_lock:
+        _remote.clear()
 
 
 def get_clickhouse(settings: Settings | None = None) -> ClickHouse:

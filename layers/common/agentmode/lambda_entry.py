@@ -1,5 +1,6 @@
 """The Lambda entry point shared by every function: Mangum under Powertools' logging and metrics."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -7,7 +8,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from fastapi import FastAPI
 from mangum import Mangum
 
+from agentmode.diagnostics import log_request, profiled
 from agentmode.observability import logger, metrics
+from agentmode.settings import get_settings
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -18,6 +21,23 @@ def lambda_handler(app: FastAPI) -> LambdaHandler:
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return asgi(event, context)
+        settings = get_settings()
+        if settings.debug:
+            log_request(event, settings)
+        started = time.perf_counter()
+        with profiled(event, getattr(context, "function_name", app.title), settings):
+            response = asgi(event, context)
+        # Seed 000's default request log: one line per request, with the user and session keys the request appended.
+        http = (event.get("requestContext") or {}).get("http") or {}
+        logger.info(
+            "request completed",
+            extra={
+                "method": http.get("method"),
+                "route": event.get("routeKey"),
+                "status": response.get("statusCode"),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return response
 
     return handler

@@ -6,7 +6,28 @@ Functions run with `Tracing: Active`, so Lambda itself records each invocation's
 
 import os
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AgentMode"))
+
+
+def add_tool_metric(name: str, tool_name: str, unit: MetricUnit, value: float) -> None:
+    """A metric with the tool as a dimension of its own, so the invocation's other metrics keep theirs.
+
+    Written at once as its own EMF line (Powertools' single_metric); skipped, like every metric, when metrics are
+    disabled (local runs and tests), which single_metric alone does not check.
+    """
+    if is_metrics_disabled():
+        return
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=metrics.namespace,
+        default_dimensions={"service": service, "tool_name": tool_name},
+    ):
+        pass

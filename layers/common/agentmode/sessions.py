@@ -7,6 +7,7 @@ from uuid import UUID
 
 from agentmode.db import Connection
 from agentmode.errors import AppError, ErrorCode
+from agentmode.observability import logger
 
 
 @dataclass(frozen=True)
@@ -66,4 +67,5 @@ def load_session(conn: Connection, session_id: UUID, *, for_update: bool = False
     ).fetchone()
     if row is None:
         raise AppError(ErrorCode.SESSION_NOT_FOUND, details={"session_id": str(session_id)})
+    logger.append_keys(session_id=str(session_id))
     return row

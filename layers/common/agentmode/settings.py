@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     stripe_api_base: str = ""
     stripe_timeout_seconds: float = Field(default=5.0, gt=0, le=20)
 
+    # Seed 000's switches: request bodies in the logs (redacted) and per-request profiles (pyinstrument).
+    debug: bool = False
+    debug_body_max_bytes: int = Field(default=16_384, ge=256, le=262_144)
+    profiling_enabled: bool = False
+    profile_output_dir: str = "/tmp/profiles"  # noqa: S108 - Lambda's only writable folder; or s3://bucket/prefix
+    profiling_format: Literal["html", "speedscope"] = "html"
+
     # Empty host: the embedded engine (chDB) under clickhouse_local_path, for `make run` and tests.
     clickhouse_host: str = ""
     clickhouse_port: int = Field(default=8443, ge=1, le=65535)
