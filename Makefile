@@ -17,7 +17,7 @@ ifeq ($(origin USER),command line)
 TOKEN_USER := --user $(USER)
 endif
 
-.PHONY: install run token seed clickhouse-schema openapi lint test test-fast build validate bench clean
+.PHONY: install run token seed clickhouse-schema openapi lint test test-fast fuzz load build validate bench clean
 
 $(DEPS): requirements-dev.txt layers/common/requirements.txt $(wildcard functions/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -64,11 +64,14 @@ test: install lint validate ## every test: unit, functional, e2e over HTTP, and 
 test-fast: $(DEPS)
 	$(PY) -m pytest -m "not build" $(PYTEST_ARGS)
 
-bench: $(DEPS) build ## cold start and warm latency of each built function, Stripe webhook under load, memory search at 200k rows, traces at 10M spans; writes bench/results/
-	$(PY) -m bench.functions
-	$(PY) -m bench.stripe_webhook
-	$(PY) -m bench.memory
-	$(PY) -m bench.traces
+bench: $(DEPS) build ## cold start and warm latency of each built function, Stripe webhook under load, memory search at 200k rows, traces at 10M spans, load; one table (bench/run_all.py)
+	$(PY) -m bench.run_all
+
+fuzz: $(DEPS) ## schemathesis over every route, 500 random cases each (make test runs 10); FUZZ_SEED=<n> explores other cases
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-500} $(PY) -m pytest tests/fuzz -p no:cacheprovider $(PYTEST_ARGS)
+
+load: $(DEPS) ## bounded load test: 50 clients x 3,000 mixed requests over loopback against the local runner; bench/results/load.json
+	$(PY) -m bench.load
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

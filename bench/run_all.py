@@ -84,14 +84,12 @@ def traces_rows(results: dict[str, Any]) -> list[Row]:
 
 
 def load_rows(results: dict[str, Any]) -> list[Row]:
-    summary = results.get("summary", results)
-    throughput = summary.get("throughput_rps") or summary.get("requests_per_s")
-    overall = summary.get("overall", summary)
-    errors = summary.get("errors", 0)
+    label = f"{results['clients']} clients, {results['requests']:,} mixed requests, {results['throughput_rps']:.0f} req/s"
+    checked = f"{results['errors']} errors, database checks {'pass' if results['pass'] else 'FAIL'}"
     return [
-        _row("load", f"{summary.get('clients', '?')} clients, {summary.get('requests', '?')} requests, {throughput} req/s",
-             f"{overall.get('p50_ms')} ms", f"{overall.get('p99_ms')} ms", "0 errors", errors == 0),
-    ]  # fmt: skip
+        _row("load", label, f"{results['p50_ms']:.0f} ms", f"{results['p99_ms']:.0f} ms"),
+        _row("load", checked, None, None, "0 errors, checks pass", results["errors"] == 0 and bool(results["pass"])),
+    ]
 
 
 EXTRACTORS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {

@@ -10,6 +10,14 @@ from urllib.parse import parse_qsl
 TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
 
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _is_text(content_type: str) -> bool:
     return not content_type or any(content_type.startswith(prefix) for prefix in TEXT_TYPES)
 
@@ -39,7 +47,8 @@ def build_event(
     for name, value in parse_qsl(raw_query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
     now = datetime.now(UTC)
-    is_text = _is_text(merged.get("content-type", "").lower())
+    # API Gateway base64-encodes bodies it cannot pass as UTF-8 text, whatever their content type says.
+    is_text = _is_text(merged.get("content-type", "").lower()) and _is_utf8(body)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,

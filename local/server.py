@@ -173,11 +173,16 @@ def configure_environment(database_url: str, data_dir: Path) -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AgentMode")
 
 
+class LocalServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default listen backlog of 5 resets or stalls bursts of new connections (bench/load.py: 20 resets
+    # among 50 clients); API Gateway accepts them all.
+    request_queue_size = 128
+
+
 def make_server(host: str, port: int, routes: list[Route] | None = None) -> ThreadingHTTPServer:
     handler_class = type("BoundRequestHandler", (RequestHandler,), {"host": FunctionHost(routes or load_routes())})
-    server = ThreadingHTTPServer((host, port), handler_class)
-    server.daemon_threads = True
-    return server
+    return LocalServer((host, port), handler_class)
 
 
 def _stop(signum: int, frame: object) -> None:

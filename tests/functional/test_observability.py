@@ -151,3 +151,26 @@ def test_profiling_writes_one_profile_per_request(
         assert json.loads(profile.read_text())["$schema"].startswith("https://www.speedscope.app")
     else:
         assert "<html" in profile.read_text().lower()
+
+
+def test_profiles_can_go_to_s3(admin: psycopg.Connection[Any], user: User, environment: pytest.MonkeyPatch) -> None:
+    """Lambda's /tmp disappears with the container: PROFILE_OUTPUT_DIR=s3://bucket/prefix keeps the profiles."""
+    import boto3
+    from moto import mock_aws
+
+    environment.setenv("AWS_ACCESS_KEY_ID", "testing")
+    environment.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    environment.setenv("PROFILING_ENABLED", "true")
+    environment.setenv("PROFILE_OUTPUT_DIR", "s3://agentmode-profiles/dev")
+    reset_function_state()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="agentmode-profiles")
+
+        result = invoke("GET", "/agent/status", headers=user.auth, query={"session_id": str(create_session(admin, user.id))})
+
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket="agentmode-profiles")["Contents"]]
+    assert result.status == 200
+    [key] = keys
+    assert key.startswith("dev/AgentStatusFunction-GET-agent-status-")
+    assert key.endswith(".html")

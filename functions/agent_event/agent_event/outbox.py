@@ -16,10 +16,14 @@ def publish_pending(user: AuthUser, session_id: UUID, broadcaster: Broadcaster) 
     """Returns how many events were broadcast; a failure leaves them pending and is never the caller's error."""
     try:
         with user_transaction(user) as conn:
-            # SKIP LOCKED: two concurrent events of one session never broadcast the same rows twice.
+            # One publisher per session at a time, so broadcasts leave in seq order even when a session's events are
+            # logged concurrently (SKIP LOCKED let seq 5 go out while seq 4 was still being sent; bench/load.py saw
+            # it). A waiting publisher waits at most one broadcast (REALTIME_TIMEOUT_SECONDS), then finds its rows
+            # already sent or sends what is left.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('agentmode.outbox:' || %s::text, 0))", (session_id,))
             rows = conn.execute(
                 "SELECT id, seq, action_type, event_payload FROM agentmode.agent_execution_logs"
-                " WHERE session_id = %s AND published_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
+                " WHERE session_id = %s AND published_at IS NULL ORDER BY seq LIMIT %s",
                 (session_id, BATCH_SIZE),
             ).fetchall()
             if not rows:

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
+from pydantic import AfterValidator
 
 from agent_start.queue_client import get_queue
 from agent_start.schemas import StartRequest, StartResponse
@@ -14,7 +15,17 @@ from agentmode.settings import get_settings
 
 router = APIRouter(tags=["agent"])
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)]
+
+def _storable_key(key: str | None) -> str | None:
+    """The key is stored in a text column, which cannot hold NUL: refused here rather than failing the insert (a 500)."""
+    if key is not None and "\x00" in key:
+        raise ValueError("must not contain NUL characters")
+    return key
+
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255), AfterValidator(_storable_key)
+]
 
 
 @router.post(

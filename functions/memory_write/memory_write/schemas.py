@@ -10,11 +10,23 @@ from agentmode.app_factory import RequestBody, json_size
 from agentmode.memory import MemoryType
 
 MAX_METADATA_BYTES = 16 * 1024
+MAX_METADATA_DEPTH = 32
+
+
+def _nesting_problem(value: Any, depth: int = 1) -> str | None:
+    """Metadata nested so deep that the answer echoing it back cannot be serialised: the row would be written and the
+    request still fail (500). NUL, NaN and the like are RequestBody's to refuse."""
+    if depth > MAX_METADATA_DEPTH:
+        return f"must nest at most {MAX_METADATA_DEPTH} levels deep"
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((problem for item in items if (problem := _nesting_problem(item, depth + 1))), None)
 
 
 def _bounded(metadata: dict[str, Any]) -> dict[str, Any]:
     if json_size(metadata) > MAX_METADATA_BYTES:
         raise ValueError(f"must serialise to at most {MAX_METADATA_BYTES} bytes")
+    if problem := _nesting_problem(metadata):
+        raise ValueError(problem)
     return metadata
 
 
@@ -36,7 +48,14 @@ class WriteMemoryRequest(RequestBody):
     @field_validator("expires_at")
     @classmethod
     def _in_the_future(cls, expires_at: datetime | None) -> datetime | None:
-        if expires_at is not None and expires_at <= datetime.now(UTC):
+        if expires_at is None:
+            return None
+        try:
+            # 9999-12-31T23:59-01:00 is year 10000 in UTC: Postgres stores it, but it cannot be read back into Python.
+            expires_at.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("expires_at must be before year 10000 in UTC") from None
+        if expires_at <= datetime.now(UTC):
             raise ValueError("expires_at must be in the future")
         return expires_at
 

@@ -9,11 +9,13 @@ import base64
 import binascii
 import hashlib
 import json
-from typing import Literal
+from decimal import Decimal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentmode.errors import AppError, ErrorCode
+from traces.time_range import EARLIEST_NS, LATEST_NS
 
 OrderBy = Literal["start_time", "duration", "span_count", "error_count", "total_cost", "total_tokens"]
 SortOrder = Literal["asc", "desc"]
@@ -21,6 +23,18 @@ SortOrder = Literal["asc", "desc"]
 TRACE_ID_PATTERN = r"^[0-9a-fA-F]{32}$"
 # Integers for times, durations and counts; a decimal with up to 10 places for cost.
 SORT_KEY_PATTERN = r"^-?[0-9]{1,30}(\.[0-9]{1,10})?$"
+INT64 = (-(2**63), 2**63 - 1)
+UINT64 = (0, 2**64 - 1)
+# Decimal128(10): 38 digits, 10 of them after the point.
+DECIMAL128_10_MAX = Decimal("9" * 28 + "." + "9" * 10)
+KEY_RANGES: dict[str, tuple[Decimal, Decimal]] = {
+    "start_time": (Decimal(INT64[0]), Decimal(INT64[1])),
+    "duration": (Decimal(INT64[0]), Decimal(INT64[1])),
+    "span_count": (Decimal(UINT64[0]), Decimal(UINT64[1])),
+    "error_count": (Decimal(UINT64[0]), Decimal(UINT64[1])),
+    "total_tokens": (Decimal(UINT64[0]), Decimal(UINT64[1])),
+    "total_cost": (-DECIMAL128_10_MAX, DECIMAL128_10_MAX),
+}
 
 
 class Cursor(BaseModel):
@@ -28,11 +42,21 @@ class Cursor(BaseModel):
 
     order_by: OrderBy = Field(alias="o")
     sort_order: SortOrder = Field(alias="d")
-    start_ns: int = Field(alias="s")
-    end_ns: int = Field(alias="e")
+    start_ns: int = Field(alias="s", ge=EARLIEST_NS, le=LATEST_NS)
+    end_ns: int = Field(alias="e", ge=EARLIEST_NS, le=LATEST_NS)
     filters: str = Field(alias="f", max_length=32)
     key: str = Field(alias="k", pattern=SORT_KEY_PATTERN)
     trace_id: str = Field(alias="t", pattern=TRACE_ID_PATTERN)
+
+    @model_validator(mode="after")
+    def _key_fits_its_column(self) -> Self:
+        """The key is bound as its sort column's type; one that type cannot hold would fail in ClickHouse, not here."""
+        low, high = KEY_RANGES[self.order_by]
+        if self.order_by != "total_cost" and "." in self.key:
+            raise ValueError("key must be an integer")
+        if not low <= Decimal(self.key) <= high:
+            raise ValueError("key out of range")
+        return self
 
 
 def filters_fingerprint(project_id: str, span_name: str | None, query: str | None) -> str:

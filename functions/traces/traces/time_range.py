@@ -35,8 +35,21 @@ def resolve_range(
     start_ns = to_ns(start) if start else end_ns - settings.traces_default_days * 86_400 * 1_000_000_000
     if start_ns >= end_ns:
         raise AppError(ErrorCode.VALIDATION_ERROR, "start_time must be before end_time.", {"field": "start_time"})
+    start_ns, end_ns = _queryable(start_ns), _queryable(end_ns)
     if plan == "free":
         floor_ns = to_ns(now) - settings.traces_free_plan_days * 86_400 * 1_000_000_000
         if start_ns < floor_ns:
             return TimeRange(floor_ns, max(end_ns, floor_ns), plan_limited=True)
     return TimeRange(start_ns, end_ns)
+
+
+# The window the queries can read. Traces are summarised per ClickHouse Date (1970-01-01 to 2149-06-06) and read with a
+# day either side; past those ends Date wraps around silently (1969-12-31 is 2149-06-06), as do the Int64 nanosecond
+# parameters (3000-01-01 is read as 1830), so an unclamped year-1 start found no trace and a year-3000 window found
+# today's. No span can be summarised outside the window, so clamping to it drops none.
+EARLIEST_NS = to_ns(datetime(1970, 1, 2, tzinfo=UTC))
+LATEST_NS = to_ns(datetime(2149, 6, 5, tzinfo=UTC))
+
+
+def _queryable(ns: int) -> int:
+    return min(max(ns, EARLIEST_NS), LATEST_NS)

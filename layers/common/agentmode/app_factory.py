@@ -1,6 +1,7 @@
 """Builds each function's FastAPI app so every answer, errors included, has the one error format."""
 
 import json
+import math
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -76,11 +77,29 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
-    return error_response(request.scope, code)
+    response = error_response(request.scope, code)
+    # A 405 must name the methods the path does answer (RFC 9110 §15.5.6); Starlette puts them in Allow.
+    allow = (exc.headers or {}).get("Allow")
+    if allow:
+        response.headers["Allow"] = allow
+    return response
 
 
-class _BodyTooLarge(Exception):
-    """Raised from inside `receive` once the body passes the limit (API Gateway may omit Content-Length)."""
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class GuardMiddleware:
@@ -105,15 +124,22 @@ class GuardMiddleware:
             )
             return
         started = False
-        received = 0
+        # The whole body is read here, before the app sees any of it: a limit raised while FastAPI reads the body
+        # would surface as its own 400, and API Gateway may omit or understate Content-Length.
+        body = await _read_body(receive, self.max_body_bytes)
+        if body is None:
+            await error_response(scope, ErrorCode.PAYLOAD_TOO_LARGE, details={"max_bytes": self.max_body_bytes})(
+                scope, receive, send
+            )
+            return
+        replayed = False
 
-        async def bounded_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                raise _BodyTooLarge
-            return message
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -121,12 +147,7 @@ class GuardMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, bounded_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await error_response(scope, ErrorCode.PAYLOAD_TOO_LARGE, details={"max_bytes": self.max_body_bytes})(
-                    scope, receive, send
-                )
+            await self.app(scope, replay_receive, tracking_send)
         except Exception as exc:  # noqa: BLE001 - the last line of defence must catch everything
             logger.error(
                 "unhandled exception",
@@ -173,31 +194,43 @@ def json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), default=str).encode())
 
 
+def unstorable(value: Any) -> str | None:
+    """Why Postgres could not store `value` (a str, or JSON of dicts and lists) as text or jsonb, or None if it can:
+    NUL (U+0000) fits neither, an unpaired surrogate is not UTF-8, and NaN or Infinity are not JSON.
+    A loop, not recursion: JSON nested near the parser's limit must not hit Python's."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "text must not contain NUL (U+0000)"
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return "text must not contain unpaired surrogates"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "numbers must be finite (no NaN or Infinity)"
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return None
+
+
 def storable_text(value: Any) -> bool:
-    """Whether every string in `value` (a str, or JSON made of dicts and lists) fits Postgres text and jsonb: no NUL
-    (U+0000), which neither can hold, and no unpaired surrogate, which is not UTF-8 at all."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return False
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(storable_text(key) and storable_text(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return all(storable_text(item) for item in value)
-    return True
+    """Whether Postgres can store `value` as text or jsonb (see `unstorable`)."""
+    return unstorable(value) is None
 
 
 class RequestBody(BaseModel):
-    """Base of the JSON bodies the functions store: text Postgres would refuse is a 400 naming the field, not a failed
+    """Base of the JSON bodies the functions store: what Postgres would refuse is a 400 naming the field, not a failed
     insert (a 500) after credits, quota or an embedding were already spent on the request."""
 
     @field_validator("*")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        if not storable_text(value):
-            raise ValueError("text must not contain NUL (U+0000) or unpaired surrogate characters")
+        reason = unstorable(value)
+        if reason is not None:
+            raise ValueError(reason)
         return value

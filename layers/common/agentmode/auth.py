@@ -93,6 +93,8 @@ def jwks_for(settings: Settings) -> JwksCache:
 
 def _verification_key(header: dict[str, Any], settings: Settings) -> Any:
     alg = header.get("alg")
+    if not isinstance(alg, str):  # a list or object here would fail the lookups below as a TypeError (500)
+        raise _unauthorized("unsupported algorithm")
     if alg == "HS256":
         secret = settings.supabase_jwt_secret.get_secret_value()
         if not secret:

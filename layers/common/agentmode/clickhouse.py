@@ -5,6 +5,8 @@ Queries return plain JSON types (numbers, strings, lists, maps): callers convert
 """
 
 import json
+import math
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -67,8 +69,26 @@ class EmbeddedClickHouse:
             self._session.query(f"INSERT INTO {table} FORMAT JSONEachRow\n{body}")
 
 
+# TIMEOUT_EXCEEDED, TOO_SLOW, TOO_MANY_SIMULTANEOUS_QUERIES, NO_FREE_CONNECTION, SOCKET_TIMEOUT, NETWORK_ERROR,
+# MEMORY_LIMIT_EXCEEDED, TABLE_IS_READ_ONLY, NOT_ENOUGH_SPACE, TOO_MANY_PARTS, QUERY_WAS_CANCELLED.
+TRANSIENT_SERVER_CODES = frozenset({159, 160, 202, 203, 209, 210, 241, 242, 243, 252, 394})
+
+
+def _server_code(exc: Exception) -> int | None:
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    found = re.search(r"Code: (\d+)", str(exc))
+    return int(found.group(1)) if found else None
+
+
+# chDB reads parameter values in ClickHouse's escaped text format (as the HTTP interface does), so a backslash or a
+# tab in a String would be read as an escape sequence; clickhouse-connect escapes the same characters.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0", "'": "\\'", "`": "\\`"})
+
+
 def _as_text(params: Params) -> dict[str, str]:
-    return {name: str(value) for name, value in params.items()}
+    return {name: value.translate(_ESCAPES) if isinstance(value, str) else str(value) for name, value in params.items()}
 
 
 class RemoteClickHouse:
@@ -84,19 +104,25 @@ class RemoteClickHouse:
             password=settings.clickhouse_password.get_secret_value(),
             database=settings.clickhouse_database,
             secure=settings.clickhouse_secure,
-            connect_timeout=settings.clickhouse_connect_timeout_seconds,
-            send_receive_timeout=settings.clickhouse_query_timeout_seconds,
-            settings={"max_execution_time": settings.clickhouse_query_timeout_seconds},
+            # The driver truncates timeouts to whole seconds (0.5 would become 0, an error): round up instead.
+            connect_timeout=math.ceil(settings.clickhouse_connect_timeout_seconds),
+            send_receive_timeout=math.ceil(settings.clickhouse_query_timeout_seconds),
+            settings={"max_execution_time": math.ceil(settings.clickhouse_query_timeout_seconds)},
             autogenerate_session_id=False,
         )
 
     def query(self, sql: str, params: Params) -> list[Row]:
-        from clickhouse_connect.driver.exceptions import OperationalError
+        from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
         try:
             return list(self._client.query(sql, parameters=dict(params)).named_results())
         except OperationalError:
             raise _unavailable("query failed to complete") from None
+        except DatabaseError as exc:
+            # The server's own transient failures (timeouts, too many queries, memory) are a retry, not a bug.
+            if _server_code(exc) in TRANSIENT_SERVER_CODES:
+                raise _unavailable("query failed to complete") from None
+            raise
 
     def command(self, sql: str, params: Params | None = None) -> None:
         self._client.command(sql, parameters=dict(params or {}))

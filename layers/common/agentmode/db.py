@@ -1,12 +1,14 @@
 """Postgres access: one connection per container, user-scoped transactions under RLS as PostgREST runs them."""
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
@@ -38,9 +40,10 @@ def get_connection() -> Connection:
     """The container's connection, reopened if a previous invocation left it closed or broken."""
     if _local.conn is None or _local.conn.closed or _local.conn.broken:
         settings = get_settings()
+        url = settings.database_url.get_secret_value()
         try:
             _local.conn = psycopg.connect(
-                settings.database_url.get_secret_value(),
+                make_conninfo(url, **_one_address(url)),
                 autocommit=True,
                 connect_timeout=settings.db_connect_timeout_seconds,
                 # Supabase's pooler runs in transaction mode, where server-side prepared statements don't survive.
@@ -51,6 +54,21 @@ def get_connection() -> Connection:
         except psycopg.OperationalError:
             raise _unavailable("connect failed") from None
     return _local.conn
+
+
+def _one_address(url: str) -> dict[str, str]:
+    """libpq gives each address a host name resolves to the whole connect_timeout, so a pooler name with two
+    addresses would wait twice the timeout, past a function's own. Resolve once and connect to the first address
+    (the name stays `host`, for TLS); DNS rotation still spreads containers over the addresses."""
+    params = conninfo_to_dict(url)
+    host = str(params.get("host") or "")
+    if not host or host.startswith("/") or "," in host or params.get("hostaddr"):
+        return {}
+    try:
+        found = socket.getaddrinfo(host, params.get("port") or 5432, type=socket.SOCK_STREAM)
+    except OSError:
+        return {}  # libpq reports the unknown host in its own words
+    return {"hostaddr": str(found[0][4][0])}
 
 
 def close_connection() -> None:
@@ -69,11 +87,31 @@ def user_transaction(user: AuthUser, *, rollback: bool = False) -> Iterator[Conn
         yield conn
 
 
+def _begin(stack: ExitStack, *, rollback: bool) -> Connection:
+    """BEGIN on the container's connection. A database restart or failover while the container sat idle leaves its
+    connection dead, which shows right here, before any work: a reused connection is replaced once and BEGIN sent
+    again, so a warm container does not fail its first request after a failover."""
+    reused = _local.conn is not None and not (_local.conn.closed or _local.conn.broken)
+    try:
+        return _enter_transaction(stack, rollback=rollback)
+    except psycopg.OperationalError:
+        close_connection()
+        if not reused:
+            raise
+    return _enter_transaction(stack, rollback=rollback)
+
+
+def _enter_transaction(stack: ExitStack, *, rollback: bool) -> Connection:
+    conn = get_connection()
+    stack.enter_context(conn.transaction(force_rollback=rollback))
+    return conn
+
+
 @contextmanager
 def _transaction_as(role: str, claims: dict[str, Any], *, rollback: bool = False) -> Iterator[Connection]:
-    conn = get_connection()
     try:
-        with conn.transaction(force_rollback=rollback):
+        with ExitStack() as stack:
+            conn = _begin(stack, rollback=rollback)
             conn.execute(
                 "SELECT set_config('role', %s, true),"
                 " set_config('request.jwt.claims', %s, true),"

@@ -60,7 +60,9 @@ class BedrockTitanEmbedder:
             from botocore.config import Config
 
             timeout = settings.embeddings_timeout_seconds
-            config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"})
+            # One attempt: botocore's retries would multiply the timeout past the function's (3 x 5 s > 10 s), and a
+            # throttled caller gets retry_after_ms to retry with anyway.
+            config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1, "mode": "standard"})
             client = botocore.session.get_session().create_client("bedrock-runtime", config=config)
         self.client = client
 
@@ -186,6 +188,7 @@ def embedder_for(settings: Settings) -> Embedder:
         str(settings.embedding_dimension),
         settings.openai_base_url,
         settings.bedrock_embedding_model_id,
+        str(settings.embeddings_timeout_seconds),
     )
     if key not in _embedders:
         _embedders[key] = PROVIDERS[settings.embeddings_provider](settings)
