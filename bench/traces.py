@@ -11,8 +11,6 @@ the per-trace summaries replace. Prints a table and writes bench/results/traces.
 import argparse
 import importlib.metadata
 import json
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -32,6 +30,7 @@ use_layer()
 sys.path.insert(0, str(ROOT / "functions" / "traces"))
 
 from agentmode.clickhouse import EmbeddedClickHouse  # noqa: E402 - the layer is on the path only after use_layer
+from bench.functions import machine_info  # noqa: E402
 from local.clickhouse_schema import apply_schema  # noqa: E402
 from local.trace_generator import TraceBatch, generate, trace_id_of  # noqa: E402
 from traces import cursor as cursors  # noqa: E402
@@ -71,16 +70,6 @@ WHERE project_id = {project_id:String}
   AND Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64}, 'UTC') AND Timestamp < fromUnixTimestamp64Nano({end_ns:Int64}, 'UTC')
 GROUP BY TraceId ORDER BY start DESC LIMIT 20
 """
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "chdb": importlib.metadata.version("chdb"),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 def project_ids(count: int) -> list[uuid.UUID]:
@@ -231,7 +220,7 @@ def main() -> None:
             "load": loaded,
             "merges_waited_s": settled,
         },
-        "machine": machine(),
+        "machine": {**machine_info(), "chdb": importlib.metadata.version("chdb")},
         "storage": storage,
         "latency": measure(ch, projects, traces, args.runs),
         "correctness": check(ch, projects),

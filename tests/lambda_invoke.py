@@ -1,5 +1,6 @@
 """Drives a function's deployed handler with the v2 event API Gateway would send, in-process."""
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from urllib.parse import urlencode
 from local.apigw_event import build_event
 from local.lambda_runtime import LambdaContext, load_handler
 from local.stack import ROOT
-from local.template_routes import load_routes, match_route
+from local.template_routes import Route, load_routes, match_route
 
 EVENTS_DIR = ROOT / "events"
 
@@ -26,10 +27,30 @@ def load_event(name: str) -> dict[str, Any]:
     return event
 
 
+@functools.cache
+def routes() -> tuple[Route, ...]:
+    """template.yaml's routes, parsed once per test session (each parse costs ~50 ms)."""
+    return tuple(load_routes())
+
+
+def event_for(
+    method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes = b"", raw_query: str = ""
+) -> dict[str, Any]:
+    """The API Gateway v2 event of a request to the route that template.yaml matches for it."""
+    found = match_route(list(routes()), method, path)
+    assert found is not None, path
+    route, params = found
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    return build_event(
+        method=method, path=path, raw_query=raw_query, headers=list(all_headers.items()), body=body,
+        route_key=route.route_key, path_parameters=params,
+    )  # fmt: skip
+
+
 def invoke_event(event: dict[str, Any]) -> Result:
-    routes = load_routes()
-    route, _ = match_route(routes, event["requestContext"]["http"]["method"], event["rawPath"]) or (None, None)
-    assert route is not None, event["rawPath"]
+    found = match_route(list(routes()), event["requestContext"]["http"]["method"], event["rawPath"])
+    assert found is not None, event["rawPath"]
+    route = found[0]
     handler = load_handler(route.code_uri, route.handler)
     response = handler(event, LambdaContext(function_name=route.function))
     body = response.get("body") or ""
@@ -47,22 +68,8 @@ def invoke(
     raw_body: bytes | None = None,
     query: dict[str, Any] | None = None,
 ) -> Result:
-    routes = load_routes()
-    found = match_route(routes, method, path)
-    assert found is not None, path
-    route, params = found
-    all_headers = {"content-type": "application/json", **(headers or {})}
     body = raw_body if raw_body is not None else (json.dumps(json_body).encode() if json_body is not None else b"")
-    event = build_event(
-        method=method,
-        path=path,
-        raw_query=urlencode(query or {}),
-        headers=list(all_headers.items()),
-        body=body,
-        route_key=route.route_key,
-        path_parameters=params,
-    )
-    return invoke_event(event)
+    return invoke_event(event_for(method, path, headers=headers, body=body, raw_query=urlencode(query or {})))
 
 
 def function_dir(name: str) -> Path:

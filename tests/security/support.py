@@ -6,23 +6,18 @@ answer other than the expected refusal shows the attack got past that one check.
 
 import base64
 import json
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode
 
 import psycopg
 from psycopg import sql
 
 from agentmode.clickhouse import ClickHouse
-from local.apigw_event import build_event
-from local.lambda_runtime import LambdaContext, load_handler
-from local.template_routes import Route, load_routes, match_route
+from local.template_routes import Route, load_routes
 from tests.factories import User, create_session, create_user
-from tests.lambda_invoke import Result
+from tests.lambda_invoke import Result, invoke
 from tests.trace_data import create_project, simple_trace
 
 ROUTES = load_routes()
@@ -30,50 +25,6 @@ WEBHOOK = "POST /v4/stripe-webhook"
 CATCH_ALL = "ANY /{proxy+}"
 # Every route but these two verifies a Supabase JWT; the webhook checks Stripe's signature, the catch-all answers 404.
 JWT_ROUTES = [route for route in ROUTES if route.route_key not in (WEBHOOK, CATCH_ALL)]
-
-
-def event_for(
-    method: str,
-    path: str,
-    *,
-    headers: dict[str, str] | None = None,
-    body: bytes = b"",
-    raw_query: str = "",
-) -> dict[str, Any]:
-    """The API Gateway v2 event of a request, as tests.lambda_invoke.invoke builds it."""
-    found = match_route(ROUTES, method, path)
-    assert found is not None, path
-    route, params = found
-    all_headers = {"content-type": "application/json", **(headers or {})}
-    return build_event(
-        method=method, path=path, raw_query=raw_query, headers=list(all_headers.items()), body=body,
-        route_key=route.route_key, path_parameters=params,
-    )  # fmt: skip
-
-
-def invoke_event(event: dict[str, Any]) -> Result:
-    """tests.lambda_invoke.invoke_event with template.yaml read once: it parses the template on every call (~50 ms)."""
-    found = match_route(ROUTES, event["requestContext"]["http"]["method"], event["rawPath"])
-    assert found is not None, event["rawPath"]
-    route = found[0]
-    response = load_handler(route.code_uri, route.handler)(event, LambdaContext(function_name=route.function))
-    body = response.get("body") or ""
-    headers = {k.lower(): v for k, v in response.get("headers", {}).items()}
-    return Result(response["statusCode"], headers, json.loads(body) if body else None)
-
-
-def invoke(
-    method: str,
-    path: str,
-    *,
-    headers: dict[str, str] | None = None,
-    json_body: Any = None,
-    raw_body: bytes | None = None,
-    query: dict[str, Any] | None = None,
-) -> Result:
-    """The deployed handler of the route, called with the event API Gateway would send (tests.lambda_invoke.invoke)."""
-    body = raw_body if raw_body is not None else (json.dumps(json_body).encode() if json_body is not None else b"")
-    return invoke_event(event_for(method, path, headers=headers, body=body, raw_query=urlencode(query or {})))
 
 
 @dataclass(frozen=True)
@@ -228,42 +179,3 @@ def b64url_json(value: Any) -> str:
 
 def unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class JwksServer:
-    """A Supabase project's /auth/v1/.well-known/jwks.json on loopback (as in tests/unit/test_auth.py).
-
-    Each instance lives under its own random path prefix, so its URL is new to the functions' per-container JWKS cache.
-    """
-
-    def __init__(self) -> None:
-        self.keys: list[dict[str, Any]] = []
-        self.fetches = 0
-        prefix = f"/{uuid.uuid4().hex}"
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.fetches += 1
-                found = self.path == f"{prefix}/auth/v1/.well-known/jwks.json"
-                body = json.dumps({"keys": outer.keys}).encode()
-                self.send_response(200 if found else 404)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{prefix}"
-
-    @property
-    def jwks_url(self) -> str:
-        return f"{self.url}/auth/v1/.well-known/jwks.json"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

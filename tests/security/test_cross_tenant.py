@@ -12,13 +12,13 @@ import pytest
 from agentmode.clickhouse import ClickHouse
 from local.template_routes import Route
 from tests.factories import User
+from tests.lambda_invoke import invoke
 from tests.security.support import (
     JWT_ROUTES,
     Call,
     Target,
     changed_tables,
     fingerprint,
-    invoke,
     make_target,
     placeholder_target,
     route_id,

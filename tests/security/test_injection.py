@@ -17,7 +17,7 @@ import pytest
 from agentmode.clickhouse import ClickHouse
 from tests import stripe_stub
 from tests.factories import create_session, create_user
-from tests.lambda_invoke import Result
+from tests.lambda_invoke import Result, invoke
 from tests.security.conftest import WEBHOOK_SECRET
 from tests.security.support import (
     JWT_ROUTES,
@@ -26,7 +26,6 @@ from tests.security.support import (
     changed_tables,
     clickhouse_state,
     fingerprint,
-    invoke,
     make_target,
     placeholder_target,
     scalar,

@@ -25,11 +25,11 @@ from agentmode.clickhouse import ClickHouse
 from local.template_routes import Route
 from tests.conftest import reset_function_state
 from tests.factories import TEST_JWT_SECRET, create_user
+from tests.jwks_server import JwksServer
 from tests.lambda_invoke import Result
 from tests.security.support import (
     JWT_ROUTES,
     Call,
-    JwksServer,
     Target,
     b64url,
     b64url_json,

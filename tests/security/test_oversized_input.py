@@ -11,16 +11,14 @@ from agentmode.app_factory import DEFAULT_MAX_BODY_BYTES
 from agentmode.clickhouse import ClickHouse
 from local.template_routes import Route
 from tests import stripe_stub
+from tests.lambda_invoke import event_for, invoke, invoke_event
 from tests.security.conftest import WEBHOOK_SECRET
 from tests.security.support import (
     JWT_ROUTES,
     ROUTES,
     Target,
     changed_tables,
-    event_for,
     fingerprint,
-    invoke,
-    invoke_event,
     make_target,
     placeholder_target,
     route_id,

@@ -18,8 +18,14 @@ import pytest
 
 from tests import stripe_stub
 from tests.conftest import reset_function_state
+from tests.lambda_invoke import event_for, invoke, invoke_event
 from tests.security.conftest import WEBHOOK_SECRET
-from tests.security.support import BILLING_TABLES, changed_tables, event_for, fingerprint, invoke, invoke_event, scalar
+from tests.security.support import (
+    BILLING_TABLES,
+    changed_tables,
+    fingerprint,
+    scalar,
+)
 
 PATH = "/v4/stripe-webhook"
 Forgery = Callable[[bytes], tuple[dict[str, str], bytes]]

@@ -4,11 +4,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -21,42 +19,17 @@ from agentmode import auth
 from agentmode.auth import verify_token
 from agentmode.errors import AppError, ErrorCode
 from agentmode.settings import Settings
+from tests.jwks_server import JwksServer
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 ISSUER = "https://project.supabase.co/auth/v1"
-
-
-class JwksServer:
-    """The project's /auth/v1/.well-known/jwks.json on loopback, with keys a test can rotate."""
-
-    def __init__(self) -> None:
-        self.keys: list[dict[str, Any]] = []
-        self.fetches = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.fetches += 1
-                body = json.dumps({"keys": outer.keys}).encode()
-                self.send_response(200 if self.path == "/auth/v1/.well-known/jwks.json" else 404)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 @pytest.fixture
 def jwks() -> Iterator[JwksServer]:
     server = JwksServer()
     yield server
-    server.server.shutdown()
+    server.close()
 
 
 def settings_for(jwks_url: str = "", issuer: str = "") -> Settings:
