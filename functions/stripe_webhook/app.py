@@ -5,5 +5,5 @@ from agentmode.lambda_entry import lambda_handler
 from stripe_webhook.routes import router
 
 # Stripe events can be large (a subscription with many items): allow 1 MiB, still well under API Gateway's 10 MB.
-app = create_app(router, title="stripe_webhook", max_body_bytes=1024 * 1024)
+app = create_app(router, title="stripe_webhook", max_body_bytes=1024 * 1024, authenticated=False)
 handler = lambda_handler(app)

@@ -8,6 +8,7 @@ from pydantic import AfterValidator
 from agent_start.queue_client import get_queue
 from agent_start.schemas import StartRequest, StartResponse
 from agent_start.service import start_session
+from agentmode.app_factory import RATE_LIMITED
 from agentmode.auth import CurrentUser
 from agentmode.errors import ErrorBody
 from agentmode.observability import logger, metrics
@@ -36,6 +37,7 @@ IdempotencyKey = Annotated[
         200: {"model": StartResponse, "description": "Replay of an earlier request with the same Idempotency-Key"},
         402: {"model": ErrorBody, "description": "INSUFFICIENT_CREDITS"},
         422: {"model": ErrorBody, "description": "IDEMPOTENCY_KEY_REUSED"},
+        **RATE_LIMITED,
     },
 )
 async def start_agent(

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from agentmode.app_factory import RATE_LIMITED
 from agentmode.auth import CurrentUser
 from agentmode.errors import ErrorBody
 from agentmode.memory import MemoryType
@@ -18,7 +19,7 @@ router = APIRouter(tags=["memory"])
 @router.get(
     "/agent/read-memory",
     response_model=ReadMemoryResponse,
-    responses={504: {"model": ErrorBody, "description": "TOOL_TIMEOUT from the embeddings provider"}},
+    responses={504: {"model": ErrorBody, "description": "TOOL_TIMEOUT from the embeddings provider"}, **RATE_LIMITED},
 )
 async def read_memory(
     user: CurrentUser,

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from agentmode.app_factory import RATE_LIMITED
 from agentmode.auth import CurrentUser
 from agentmode.errors import ErrorBody
 from agentmode.observability import metrics
@@ -21,6 +22,7 @@ router = APIRouter(tags=["memory"])
     responses={
         200: {"model": WriteMemoryResponse, "description": "Same content already stored for this type: updated"},
         504: {"model": ErrorBody, "description": "TOOL_TIMEOUT from the embeddings provider"},
+        **RATE_LIMITED,
     },
 )
 async def create_memory(

@@ -30,10 +30,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "Validation error",
         401: "Missing or invalid token",
         413: "Body too large",
-        429: "Rate limited",
         500: "Unexpected error",
         503: "Backing service unavailable",
     }.items()
+}
+
+
+# Declared by the routes that enforce a quota, so the contract lists 429 only where it can happen.
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorBody, "description": "RATE_LIMIT_EXCEEDED (a quota) or TOOL_RATE_LIMIT (a provider), with Retry-After"}
 }
 
 
@@ -157,14 +162,18 @@ class GuardMiddleware:
                 await error_response(scope, ErrorCode.INTERNAL_ERROR)(scope, receive, send)
 
 
-def create_app(router: APIRouter, *, title: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
-    """One function's app: its router, the shared error handlers, no docs endpoints.
+def create_app(
+    router: APIRouter, *, title: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, authenticated: bool = True
+) -> FastAPI:
+    """One function's app: its router, the shared error handlers, no docs endpoints. `authenticated=False` for a
+    route that takes no JWT (Stripe's webhook), whose contract then lists no 401.
 
     Routes and dependencies are `async def` even though they call blocking psycopg: a Lambda container serves one
     request at a time, so blocking its event loop delays nobody, while FastAPI's threadpool hand-off for plain `def`
     routes cost about 4 ms per request here (status p50 5.5 ms -> 1.1 ms).
     """
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, responses=ERROR_RESPONSES)
+    responses = {status: spec for status, spec in ERROR_RESPONSES.items() if authenticated or status != 401}
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, responses=responses)
     app.include_router(router)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
