@@ -202,3 +202,43 @@ def test_metrics_respect_the_time_range(clickhouse: ClickHouse, user: User, proj
     ).body
 
     assert (body["trace_count"], body["span_count"]) == (1, 3)
+
+
+def test_metrics_are_exact_at_ranges_that_cut_through_hours(clickhouse: ClickHouse, user: User, project: uuid.UUID) -> None:
+    """Whole hours come from the hourly rollup, the cut hours from the spans: a span a second outside the range is out."""
+    start = (NOW - timedelta(hours=5)).replace(minute=20, second=0)
+    end = start + timedelta(hours=3, minutes=15)
+    trace_id = new_trace_id()
+    inside = [start, start + timedelta(minutes=39), start + timedelta(hours=1), end - timedelta(seconds=1)]
+    outside = [start - timedelta(seconds=1), end, end + timedelta(minutes=5)]
+    insert_spans(
+        clickhouse,
+        project,
+        [
+            Span(trace_id, f"llm-{i}", start=moment, attributes=llm_attributes("gpt-4o", 1000, 100))
+            for i, moment in enumerate(inside + outside)
+        ],
+    )
+
+    body = get_metrics(user, project, start_time=start.isoformat(), end_time=end.isoformat()).body
+
+    assert body["span_count"] == len(inside)
+    assert body["tokens"]["total_tokens"] == 1100 * len(inside)
+    assert body["top_models"] == [
+        {
+            "model": "gpt-4o",
+            "spans": len(inside),
+            "total_tokens": 1100 * len(inside),
+            "total_cost": pytest.approx(len(inside) * 0.0035),
+        }
+    ]
+
+
+def test_metrics_within_one_hour_come_from_the_spans_alone(clickhouse: ClickHouse, user: User, project: uuid.UUID) -> None:
+    start = (NOW - timedelta(hours=3)).replace(minute=10, second=0)
+    simple_trace(clickhouse, project, start=start + timedelta(minutes=5), children=3)
+    simple_trace(clickhouse, project, start=start + timedelta(minutes=40), children=3)
+
+    body = get_metrics(user, project, start_time=start.isoformat(), end_time=(start + timedelta(minutes=20)).isoformat()).body
+
+    assert (body["span_count"], body["trace_count"]) == (4, 1)

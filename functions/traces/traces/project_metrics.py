@@ -1,5 +1,5 @@
-"""Project metrics for a time range, aggregated in ClickHouse: span-level figures from the spans' materialized token
-and cost columns, trace-level figures from the per-trace summaries. Each query makes one pass with grouping sets."""
+"""Project metrics for a time range, aggregated in ClickHouse: span-level figures from the hourly usage rollup (plus the
+spans of the partial hours at the ends), trace-level figures from the per-trace summaries. One pass each, grouping sets."""
 
 from datetime import date
 from uuid import UUID
@@ -21,25 +21,39 @@ SPAN_BY_DAY, SPAN_BY_MODEL, SPAN_TOTAL = 1, 2, 3
 TRACE_BY_DAY, TRACE_TOTAL = 0, 1
 
 # grouping(day, model) is 1 for a day's row, 2 for a model's row, 3 for the whole range (a bit per column left out).
-# The empty set goes last: ClickHouse 26.9 drops it when it comes first.
+# The empty set goes last: ClickHouse 26.9 drops it when it comes first. Whole hours inside the range come from the
+# hourly rollup; the partial hours at its ends from the spans themselves, so the figures are exact.
 SPAN_METRICS_SQL = """
 SELECT
     grouping(day, model) AS level,
-    toString(toDate(Timestamp)) AS day,
+    day,
     model,
-    count() AS spans,
-    sum(is_error) AS error_spans,
-    sum(prompt_tokens) AS prompt_tokens,
-    sum(completion_tokens) AS completion_tokens,
-    sum(cache_read_tokens) AS cache_read_tokens,
-    sum(reasoning_tokens) AS reasoning_tokens,
-    sum(total_tokens) AS total_tokens,
-    sum(cost) AS cost_exact,
+    sum(span_rows) AS spans,
+    sum(error_rows) AS error_spans,
+    sum(prompt) AS prompt_tokens,
+    sum(completion) AS completion_tokens,
+    sum(cache_read) AS cache_read_tokens,
+    sum(reasoning) AS reasoning_tokens,
+    sum(tokens) AS total_tokens,
+    sum(cost_usd) AS cost_exact,
     toFloat64(cost_exact) AS total_cost
-FROM otel_traces
-WHERE project_id = {project_id:String}
-    AND Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64}, 'UTC')
-    AND Timestamp < fromUnixTimestamp64Nano({end_ns:Int64}, 'UTC')
+FROM
+(
+    SELECT toString(toDate(hour)) AS day, model, spans AS span_rows, errors AS error_rows, prompt, completion,
+           cache_read, reasoning, tokens, cost_usd
+    FROM otel_usage_hourly
+    WHERE project_id = {project_id:String}
+        AND hour >= toDateTime({whole_start_s:Int64}, 'UTC') AND hour < toDateTime({whole_end_s:Int64}, 'UTC')
+    UNION ALL
+    SELECT toString(toDate(Timestamp)) AS day, model, toUInt64(1) AS span_rows, toUInt64(is_error) AS error_rows,
+           prompt_tokens AS prompt, completion_tokens AS completion, cache_read_tokens AS cache_read,
+           reasoning_tokens AS reasoning, total_tokens AS tokens, toDecimal128(cost, 10) AS cost_usd
+    FROM otel_traces
+    WHERE project_id = {project_id:String}
+        AND Timestamp >= fromUnixTimestamp64Nano({start_ns:Int64}, 'UTC')
+        AND Timestamp < fromUnixTimestamp64Nano({end_ns:Int64}, 'UTC')
+        AND (Timestamp < toDateTime({whole_start_s:Int64}, 'UTC') OR Timestamp >= toDateTime({whole_end_s:Int64}, 'UTC'))
+)
 GROUP BY GROUPING SETS ((day), (model), ())
 ORDER BY level, day, cost_exact DESC, total_tokens DESC, model
 """
@@ -76,7 +90,7 @@ ORDER BY level, day
 
 def project_metrics(ch: ClickHouse, project_id: UUID, time_range: TimeRange) -> ProjectMetricsResponse:
     params: Params = {"project_id": str(project_id), "start_ns": time_range.start_ns, "end_ns": time_range.end_ns}
-    span_rows = ch.query(SPAN_METRICS_SQL, params)
+    span_rows = ch.query(SPAN_METRICS_SQL, {**params, **_whole_hours(time_range)})
     trace_rows = ch.query(TRACE_METRICS_SQL, params)
     spans = next(row for row in span_rows if row["level"] == SPAN_TOTAL)
     traces = next(row for row in trace_rows if row["level"] == TRACE_TOTAL)
@@ -101,6 +115,15 @@ def project_metrics(ch: ClickHouse, project_id: UUID, time_range: TimeRange) -> 
             if row["level"] == SPAN_BY_MODEL and row["model"]
         ][:TOP_MODELS],
     )
+
+
+def _whole_hours(time_range: TimeRange) -> dict[str, int]:
+    """The hours wholly inside the range, in seconds: [first hour start >= start, last hour start <= end). Empty
+    (start after end) when the range lies within one or two partial hours; the spans then cover it all."""
+    hour_ns = 3_600 * 1_000_000_000
+    whole_start = -(-time_range.start_ns // hour_ns) * 3_600
+    whole_end = time_range.end_ns // hour_ns * 3_600
+    return {"whole_start_s": whole_start, "whole_end_s": whole_end}
 
 
 def _durations(row: Row) -> DurationStats:
