@@ -6,6 +6,7 @@ from typing import Any
 
 import stripe
 
+from agentmode.app_factory import unstorable
 from agentmode.errors import AppError, ErrorCode
 
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -34,32 +35,8 @@ def verified_event(raw_body: bytes, signature_header: str | None, secret: str) -
         )
     except (ValueError, KeyError, TypeError, RecursionError):
         raise AppError(ErrorCode.VALIDATION_ERROR, details={"reason": "not a Stripe event"}) from None
-    # Its id, type and object are stored (text, jsonb): text Postgres refuses would fail the claim as a 500, retried forever.
-    if not _storable(body):
-        raise AppError(ErrorCode.VALIDATION_ERROR, details={"reason": "text that cannot be stored (NUL or unpaired surrogate)"})
+    # Its id, type and object are stored (text, jsonb): what Postgres refuses would fail the claim as a 500, retried forever.
+    reason = unstorable(body)
+    if reason is not None:
+        raise AppError(ErrorCode.VALIDATION_ERROR, details={"reason": reason})
     return event
-
-
-def _storable(value: Any) -> bool:
-    """No NUL (neither text nor jsonb holds it) and no unpaired surrogate (not UTF-8) in any key or string.
-    A loop, not recursion: the parser accepts nesting deeper than Python's recursion limit leaves room for here."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item or (not item.isascii() and not _utf8(item)):
-                return False
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return True
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -227,11 +227,6 @@ def unstorable(value: Any) -> str | None:
     return None
 
 
-def storable_text(value: Any) -> bool:
-    """Whether Postgres can store `value` as text or jsonb (see `unstorable`)."""
-    return unstorable(value) is None
-
-
 class RequestBody(BaseModel):
     """Base of the JSON bodies the functions store: what Postgres would refuse is a 400 naming the field, not a failed
     insert (a 500) after credits, quota or an embedding were already spent on the request."""
