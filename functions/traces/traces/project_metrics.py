@@ -11,9 +11,8 @@ from traces.schemas import (
     ModelUsage,
     ProjectMetricsResponse,
     StatusCounts,
-    TimeWindow,
 )
-from traces.time_range import TimeRange, from_ns
+from traces.time_range import TimeRange
 from traces.trace_list import token_usage
 
 TOP_MODELS = 10
@@ -96,11 +95,7 @@ def project_metrics(ch: ClickHouse, project_id: UUID, time_range: TimeRange) -> 
     traces = next(row for row in trace_rows if row["level"] == TRACE_TOTAL)
     return ProjectMetricsResponse(
         project_id=project_id,
-        range=TimeWindow(
-            start_time=from_ns(time_range.start_ns),
-            end_time=from_ns(time_range.end_ns),
-            plan_limited=time_range.plan_limited,
-        ),
+        range=time_range.window(),
         span_count=spans["spans"],
         trace_count=traces["traces"],
         tokens=token_usage(spans),

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from agentmode.errors import AppError, ErrorCode
 from agentmode.settings import Settings
 from traces.access import Plan
+from traces.schemas import TimeWindow
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,10 @@ class TimeRange:
     end_ns: int
     # True when the free plan's limit moved the start later than asked.
     plan_limited: bool = False
+
+    def window(self) -> TimeWindow:
+        """The range as the responses report it."""
+        return TimeWindow(start_time=from_ns(self.start_ns), end_time=from_ns(self.end_ns), plan_limited=self.plan_limited)
 
 
 def to_ns(moment: datetime) -> int:

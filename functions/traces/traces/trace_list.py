@@ -14,7 +14,7 @@ from uuid import UUID
 from agentmode.clickhouse import ClickHouse, Row
 from traces import cursor as cursors
 from traces.cursor import Cursor, OrderBy, SortOrder
-from traces.schemas import TimeWindow, TokenUsage, TraceListResponse, TraceListTotals, TraceRow
+from traces.schemas import TokenUsage, TraceListResponse, TraceListTotals, TraceRow
 from traces.time_range import TimeRange, from_ns
 
 LIST_SQL = """
@@ -138,11 +138,7 @@ def list_traces(ch: ClickHouse, request: ListRequest) -> TraceListResponse:
         project_id=request.project_id,
         traces=[_trace_row(row) for row in page],
         totals=_totals(totals_row),
-        range=TimeWindow(
-            start_time=from_ns(request.time_range.start_ns),
-            end_time=from_ns(request.time_range.end_ns),
-            plan_limited=request.time_range.plan_limited,
-        ),
+        range=request.time_range.window(),
         limit=request.limit,
         offset=request.offset,
         next_cursor=_next_cursor(request, page[-1]) if has_more else None,
