@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from local.make_events import stripe_signature_header
 
 PRICE_ID = "price_pro_monthly"
@@ -123,6 +125,16 @@ class StripeApiStub:
 
     def add_charge(self, charge_id: str, customer: str) -> None:
         self.charges[charge_id] = {"id": charge_id, "object": "charge", "customer": customer, "amount": 4900, "currency": "usd"}
+
+    def configure(self, monkeypatch: pytest.MonkeyPatch, webhook_secret: str, api_key: str = "sk_test_stub") -> None:
+        """The webhook as deployed (its secret, an API key, the pro price) with Stripe's API here, from a clean slate;
+        the caller resets the function state."""
+        self.fail_with = None
+        self.requests.clear()
+        monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", webhook_secret)
+        monkeypatch.setenv("STRIPE_SECRET_KEY", api_key)
+        monkeypatch.setenv("STRIPE_SUBSCRIPTION_PRICE_ID", PRICE_ID)
+        monkeypatch.setenv("STRIPE_API_BASE", self.url)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -32,14 +32,9 @@ def stripe_server() -> Iterator[stripe_stub.StripeApiStub]:
 
 @pytest.fixture
 def stripe_api(stripe_server: stripe_stub.StripeApiStub, monkeypatch: pytest.MonkeyPatch) -> Iterator[stripe_stub.StripeApiStub]:
-    stub = stripe_server
-    stub.fail_with = None
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_stub")
-    monkeypatch.setenv("STRIPE_SUBSCRIPTION_PRICE_ID", stripe_stub.PRICE_ID)
-    monkeypatch.setenv("STRIPE_API_BASE", stub.url)
+    stripe_server.configure(monkeypatch, SECRET)
     reset_function_state()
-    yield stub
+    yield stripe_server
     monkeypatch.undo()
     reset_function_state()
 

@@ -44,12 +44,7 @@ def stripe_server() -> Iterator[stripe_stub.StripeApiStub]:
 @pytest.fixture
 def webhook(stripe_server: stripe_stub.StripeApiStub, monkeypatch: pytest.MonkeyPatch) -> Iterator[stripe_stub.StripeApiStub]:
     """The webhook configured as deployed (its secret, an API key, the pro price), Stripe's API on loopback."""
-    stripe_server.fail_with = None
-    stripe_server.requests.clear()
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_security_suite")
-    monkeypatch.setenv("STRIPE_SUBSCRIPTION_PRICE_ID", stripe_stub.PRICE_ID)
-    monkeypatch.setenv("STRIPE_API_BASE", stripe_server.url)
+    stripe_server.configure(monkeypatch, WEBHOOK_SECRET, api_key="sk_test_security_suite")
     reset_function_state()
     yield stripe_server
     monkeypatch.undo()
