@@ -1,5 +1,9 @@
 """The ClickHouse schema in clickhouse/*.sql, applied in name order, once each, and the model price table loaded.
 
+The files create their tables in the connection's current database (CLICKHOUSE_DATABASE on a server). Where a
+statement must name that database (a table read by a column computed at insert, which would otherwise be looked up in
+the inserting session's database), it writes `{database}`, filled in here.
+
 `make clickhouse-schema` runs it against the ClickHouse in the environment (CLICKHOUSE_HOST etc.; chDB under
 CLICKHOUSE_LOCAL_PATH when no host is set): a deploy runs it before the functions that read the new schema.
 """
@@ -19,10 +23,25 @@ SCHEMA_DIR = ROOT / "clickhouse"
 PRICES_FILE = SCHEMA_DIR / "model_prices.csv"
 # Statements end with a semicolon at the end of a line; the files hold no semicolons inside strings.
 _STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
+DATABASE_PLACEHOLDER = "{database}"
+# A bare identifier: it is substituted into SQL text, inside string literals as well as outside them.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def statements(sql: str) -> list[str]:
     return [part.strip() for part in _STATEMENT_END.split(sql) if part.strip()]
+
+
+def current_database(ch: "ClickHouse") -> str:
+    """The database unqualified names resolve to, which is where the schema's tables are created."""
+    database: str = ch.query("SELECT currentDatabase() AS name", {})[0]["name"]
+    if not _IDENTIFIER.fullmatch(database):
+        raise ValueError("the ClickHouse database name must be a plain identifier (letters, digits, underscores)")
+    return database
+
+
+def with_database(sql: str, database: str) -> str:
+    return sql.replace(DATABASE_PLACEHOLDER, database)
 
 
 def apply_schema(ch: "ClickHouse", schema_dir: Path = SCHEMA_DIR) -> list[str]:
@@ -32,11 +51,12 @@ def apply_schema(ch: "ClickHouse", schema_dir: Path = SCHEMA_DIR) -> list[str]:
         " ENGINE = MergeTree ORDER BY version"
     )
     done = {row["version"] for row in ch.query("SELECT version FROM schema_migrations", {})}
+    database = current_database(ch)
     applied = []
     for path in sorted(schema_dir.glob("*.sql")):
         if path.stem in done:
             continue
-        for statement in statements(path.read_text()):
+        for statement in statements(with_database(path.read_text(), database)):
             ch.command(statement)
         ch.command("INSERT INTO schema_migrations (version) VALUES ({version:String})", {"version": path.stem})
         applied.append(path.name)
