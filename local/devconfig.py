@@ -8,6 +8,9 @@ from local.stack import DEFAULT_DATA_DIR
 
 # The Supabase CLI's own default local JWT secret, so tokens from `supabase start` work here too.
 DEV_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105 - public dev default
+# The issuer of the Supabase CLI's local auth (`supabase start`): local tokens carry it and the local stack expects it,
+# as a deployment expects {SUPABASE_URL}/auth/v1.
+DEV_JWT_ISSUER = "http://127.0.0.1:54321/auth/v1"
 # Local stand-ins for Stripe settings (`stripe listen` prints its own whsec_ secret: export it to use that instead).
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_local_development_only"  # noqa: S105 - public dev default
 DEV_STRIPE_PRICE_ID = "price_local_pro"

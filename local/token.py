@@ -12,7 +12,7 @@ from local import devconfig
 
 
 def mint_token(
-    user_id: UUID, secret: str, *, ttl_seconds: int = 3600, email: str | None = None, issuer: str | None = None
+    user_id: UUID, secret: str, *, ttl_seconds: int = 3600, email: str | None = None, issuer: str = devconfig.DEV_JWT_ISSUER
 ) -> str:
     now = int(time.time())
     claims: dict[str, object] = {
@@ -24,9 +24,8 @@ def mint_token(
         "email": email or f"{user_id}@agentmode.local",
         "aal": "aal1",
         "session_id": str(UUID(int=now)),
+        "iss": issuer,
     }
-    if issuer:
-        claims["iss"] = issuer
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from agentmode.clickhouse import ClickHouse
+from local.devconfig import DEV_JWT_ISSUER
 from local.stack import apply_migrations, start_postgres
 from tests.factories import TEST_JWT_SECRET, User, create_user
 
@@ -46,6 +47,8 @@ def function_environment(database_url: str, tmp_path_factory: pytest.TempPathFac
         "ENVIRONMENT": "test",
         "SUPABASE_JWT_SECRET": TEST_JWT_SECRET,
         "SUPABASE_URL": "",
+        # Tests point SUPABASE_URL at loopback stand-ins; the issuer their tokens carry stays Supabase CLI's local one.
+        "SUPABASE_JWT_ISSUER": DEV_JWT_ISSUER,
         "SUPABASE_SERVICE_ROLE_KEY": "",
         "LOCAL_ACCESS_LOG": "0",
     }

@@ -109,7 +109,7 @@ def test_event_on_an_unknown_session_is_404(user: User) -> None:
 
 
 def test_invalid_event_is_400_and_logs_nothing(admin: psycopg.Connection[Any], user: User, session: uuid.UUID) -> None:
-    result = send(user, session, "tool_call", tool_name="search")
+    result = send(user, session, "tool_invoked", tool_name="search")
     assert (result.status, result.body["error_code"]) == (400, "VALIDATION_ERROR")
     assert result.body["details"]["errors"][0]["field"] == "body.action_type"
     assert logs_of(admin, session) == []

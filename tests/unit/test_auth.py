@@ -32,13 +32,21 @@ def jwks() -> Iterator[JwksServer]:
     server.close()
 
 
-def settings_for(jwks_url: str = "", issuer: str = "") -> Settings:
+def settings_for(jwks_url: str = "", issuer: str = ISSUER) -> Settings:
     return Settings(supabase_jwt_secret=SECRET, supabase_url=jwks_url, supabase_jwt_issuer=issuer)
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    return {"sub": str(uuid.uuid4()), "aud": "authenticated", "role": "authenticated", "iat": now, "exp": now + 600, **overrides}
+    body = {
+        "sub": str(uuid.uuid4()),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "iss": ISSUER,
+        "iat": now,
+        "exp": now + 600,
+    }
+    return {**body, **overrides}
 
 
 def ec_key() -> ec.EllipticCurvePrivateKey:
@@ -189,3 +197,75 @@ def test_tampered_payload_is_rejected() -> None:
 @pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer", "eyJhbGciOiJIUzI1NiJ9..", "ä.ö.ü"])
 def test_garbled_tokens_are_rejected(garbage: str) -> None:
     rejected(garbage, settings_for())
+
+
+def test_the_issuer_defaults_to_the_supabase_projects_own(jwks: JwksServer) -> None:
+    derived = Settings(supabase_jwt_secret=SECRET, supabase_url=jwks.url + "/", supabase_jwt_issuer="")
+    assert verify_token(jwt.encode(claims(iss=f"{jwks.url}/auth/v1"), SECRET, algorithm="HS256"), derived)
+    assert rejected(jwt.encode(claims(), SECRET, algorithm="HS256"), derived).details["reason"] == "InvalidIssuerError"
+    body = claims()
+    del body["iss"]
+    assert rejected(jwt.encode(body, SECRET, algorithm="HS256"), derived).details["reason"] == "MissingRequiredClaimError"
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+@pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
+def test_hmac_algorithms_other_than_hs256_are_rejected(algorithm: str) -> None:
+    token = jwt.encode(claims(), SECRET, algorithm=algorithm)
+    assert rejected(token, settings_for()).details["reason"] == "unsupported algorithm"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "urn:uuid:6f1c2a3e-8b4d-4e7f-9a10-0d3e5b7c9a21",
+        "{6f1c2a3e-8b4d-4e7f-9a10-0d3e5b7c9a21}",
+        "6f1c2a3e8b4d4e7f9a100d3e5b7c9a21",
+        " 6f1c2a3e-8b4d-4e7f-9a10-0d3e5b7c9a21",
+        "6f1c2a3e-8b4d-4e7f-9a10-0d3e5b7c9a21\n",
+        12345,
+        None,
+    ],
+)
+def test_only_a_canonical_uuid_subject_is_a_user(subject: Any) -> None:
+    reason = rejected(jwt.encode(claims(sub=subject), SECRET, algorithm="HS256"), settings_for()).details["reason"]
+    assert reason in {"subject is not a user id", "InvalidSubjectError", "MissingRequiredClaimError"}
+
+
+def test_an_uppercase_subject_is_the_same_user() -> None:
+    subject = uuid.uuid4()
+    user = verify_token(jwt.encode(claims(sub=str(subject).upper()), SECRET, algorithm="HS256"), settings_for())
+    assert (user.id, user.claims["sub"]) == (subject, str(subject))
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [{"email": "a\u0000b@c.d"}, {"email": "\ud800@c.d"}, {"user_metadata": {"name": "x\u0000"}}, {"score": float("nan")}],
+    ids=["nul", "lone-surrogate", "nested-nul", "nan"],
+)
+def test_claims_postgres_cannot_store_are_rejected(odd: dict[str, Any]) -> None:
+    token = jwt.encode(claims(**odd), SECRET, algorithm="HS256")
+    assert rejected(token, settings_for()).details["reason"] == "claims hold text Postgres cannot store"
+
+
+def test_only_the_claims_postgres_reads_reach_it() -> None:
+    body = claims(email="a@b.c", app_metadata={"provider": "email"}, user_metadata={"bio": "x" * 5000}, session_id="s")
+    user = verify_token(jwt.encode(body, SECRET, algorithm="HS256"), settings_for())
+    assert set(user.claims) == {"sub", "role", "aud", "email", "exp", "iat", "session_id"}
+
+
+def test_a_jwks_outage_keeps_the_keys_already_fetched(jwks: JwksServer) -> None:
+    key = ec_key()
+    jwks.keys = [public_jwk(key, "k1")]
+    settings = settings_for(jwks.url).model_copy(update={"jwks_cache_seconds": 0})
+    verify_token(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"}), settings)
+    jwks.close()
+    assert verify_token(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"}), settings)
+
+
+def test_a_malformed_jwks_entry_does_not_hide_the_good_ones(jwks: JwksServer) -> None:
+    key = ec_key()
+    broken = {"kid": "broken", "kty": "EC", "crv": "P-256", "x": "!!", "y": "??"}
+    jwks.keys = [broken, {"kty": "EC"}, "not an object", public_jwk(key, "k1")]  # type: ignore[list-item]
+    assert verify_token(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"}), settings_for(jwks.url))
+    rejected(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "broken"}), settings_for(jwks.url))

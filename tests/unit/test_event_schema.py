@@ -28,7 +28,7 @@ def body(**fields: Any) -> dict[str, Any]:
         {"action_type": "session_completed", "status": "error"},
         {"action_type": "step_started", "step_name": "Make coffee"},
         {"action_type": "step_started", "step_name": "Analyze trends", "step_index": 2},
-        {"action_type": "tool_call", "tool_name": "search"},
+        {"action_type": "tool_invoked", "tool_name": "search"},
         {"action_type": "tool_called", "tool_name": "rm -rf /"},
         {"action_type": "tool_called", "tool_name": "search", "unexpected": 1},
         {"action_type": "reasoning_update", "reasoning": "x", "confidence_score": 1.5},

@@ -58,8 +58,39 @@ _ALLOWED_STATUS: dict[EventKind, frozenset[str]] = {
 }
 
 
+# Seed 001 writes the same event two ways: §2's request (`action_type`, `input_data`, `output_data`) and §6's channel
+# messages (`event`, `input`, `output`, plus the sender's `timestamp` and `total_duration_ms`). Both are accepted as
+# they stand; the server's own clock stamps every event, and a run's duration is measured from its start.
+SEED_FIELD_ALIASES = {"event": "action_type", "input": "input_data", "output": "output_data"}
+SENDER_COMPUTED_FIELDS = ("timestamp", "total_duration_ms")
+
+
+def _seed_tool_call(body: dict[str, Any]) -> str:
+    """§2's `tool_call` is one of §6's two tool events: a call that reports its output or outcome is the result."""
+    finished = any(body.get(name) is not None for name in ("output_data", "status", "execution_time_ms"))
+    return EventKind.TOOL_RESULT.value if finished else EventKind.TOOL_CALLED.value
+
+
+def seed_compatible(body: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    body = dict(body)
+    for seed_name, name in SEED_FIELD_ALIASES.items():
+        if seed_name in body and name not in body:
+            body[name] = body.pop(seed_name)
+    for name in SENDER_COMPUTED_FIELDS:
+        value = body.pop(name, None)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            raise ValueError(f"{name} must be a string or an integer")
+    if body.get("action_type") == "tool_call":
+        body["action_type"] = _seed_tool_call(body)
+    return body
+
+
 class EventRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
+
+    _seed_shapes = model_validator(mode="before")(seed_compatible)
 
     session_id: UUID
     action_type: EventKind

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from agent_event.outbox import publish_pending
 from agent_event.payloads import realtime_payload
@@ -21,31 +22,37 @@ def _append(conn: Connection, user: AuthUser, event: EventRequest) -> tuple[Even
     seq = session["last_seq"] + 1
     log_id = uuid.uuid4()
     payload = realtime_payload(event, log_id, seq, session["started_at"], now)
+    # The role may not write sessions or logs itself: this SECURITY DEFINER function checks the seq and the session.
     conn.execute(
-        "INSERT INTO agentmode.agent_execution_logs (id, session_id, user_id, seq, step_name, action_type, tool_name,"
-        " input_data, output_data, reasoning, confidence_score, execution_time_ms, status, error_message, event_payload,"
-        " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            log_id, event.session_id, user.id, seq, event.step_name, event.action_type.value, event.tool_name,
-            jsonb(event.input_data) if event.input_data is not None else None,
-            jsonb(event.output_data) if event.output_data is not None else None,
-            event.reasoning, event.confidence_score, event.execution_time_ms, event.status, event.error_message,
-            jsonb(payload), now,
-        ),
-    )  # fmt: skip
-    conn.execute(
-        "UPDATE agentmode.agent_sessions SET status = %s, current_step = %s, current_step_index = %s,"
-        " progress_percentage = %s, completed_steps = %s, error_message = %s, result = %s, completed_at = %s,"
-        " last_seq = %s, updated_at = %s WHERE id = %s",
-        (
-            state.status, state.current_step, state.current_step_index, state.progress_percentage,
-            list(state.completed_steps), state.error_message,
-            jsonb(state.result) if state.result is not None else None,
-            state.completed_at, seq, now, event.session_id,
-        ),
-    )  # fmt: skip
+        "SELECT agentmode.append_session_event(%s, %s, %s, %s, %s, %s, %s)",
+        (event.session_id, seq, log_id, jsonb(_log_columns(event)), jsonb(payload), jsonb(_state_columns(state)), now),
+    )
     logged = EventLogged(log_id=log_id, seq=seq, session_status=state.status)
     return logged, event_metrics(event, state.status, session["started_at"], now)
+
+
+def _log_columns(event: EventRequest) -> dict[str, Any]:
+    return {
+        "action_type": event.action_type.value,
+        **event.model_dump(
+            mode="json",
+            include={"step_name", "tool_name", "input_data", "output_data", "reasoning", "confidence_score",
+                     "execution_time_ms", "status", "error_message"},
+        ),
+    }  # fmt: skip
+
+
+def _state_columns(state: SessionState) -> dict[str, Any]:
+    return {
+        "status": state.status,
+        "current_step": state.current_step,
+        "current_step_index": state.current_step_index,
+        "progress_percentage": state.progress_percentage,
+        "completed_steps": list(state.completed_steps),
+        "error_message": state.error_message,
+        "result": state.result,
+        "completed_at": state.completed_at.isoformat() if state.completed_at else None,
+    }
 
 
 def log_event(user: AuthUser, event: EventRequest, broadcaster: Broadcaster) -> EventLogged:

@@ -63,12 +63,6 @@ def _require_brand_memory(conn: Connection, user_id: UUID) -> None:
         raise AppError(ErrorCode.MISSING_BRAND_MEMORY)
 
 
-def daily_run_quota(conn: Connection, user_id: UUID, settings: Settings) -> int:
-    """Paid (50) when any of the user's organizations is effectively on the pro plan (agentmode.user_plan), else free (10)."""
-    row = conn.execute("SELECT agentmode.user_plan(%s) AS plan", (user_id,)).fetchone()
-    return settings.pro_daily_runs if row and row["plan"] == "pro" else settings.free_daily_runs
-
-
 def _debit_credits(conn: Connection, user_id: UUID, cost: int) -> None:
     row = conn.execute("SELECT agentmode.debit_credits(%s, %s) AS balance", (user_id, cost)).fetchone()
     if row is None or row["balance"] is None:
@@ -107,8 +101,8 @@ def _create(
     if key is not None and (existing := _session_by_key(conn, key)) is not None:
         return _replay(existing, fingerprint)
     _require_brand_memory(conn, user.id)
-    quota = daily_run_quota(conn, user.id, settings)
-    rate_limits.enforce(conn, user.id, rate_limits.RateLimit("agent_start", quota, rate_limits.AGENT_RUNS_PER_DAY_WINDOW))
+    # Free or pro daily runs: the policy table picks the limit by agentmode.user_plan (any pro organization).
+    rate_limits.enforce(conn, rate_limits.AGENT_START)
     cost = settings.credits_per_video * request.constraints.max_videos
     _debit_credits(conn, user.id, cost)
     session = _insert_session(conn, user.id, request, cost, key, fingerprint)

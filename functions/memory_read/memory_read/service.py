@@ -14,11 +14,11 @@ def read_memories(
 ) -> ReadMemoryResponse:
     # A rolled-back look first: a user over the limit must not make us pay for an embedding.
     with user_transaction(user, rollback=True) as conn:
-        rate_limits.enforce(conn, user.id, rate_limits.MEMORY_READS)
+        rate_limits.enforce(conn, rate_limits.MEMORY_READ)
         embedder = ready_embedder(conn, settings)
     vector = embedder.embed(query)
     with user_transaction(user) as conn:
-        rate_limits.enforce(conn, user.id, rate_limits.MEMORY_READS)
+        rate_limits.enforce(conn, rate_limits.MEMORY_READ)
         rows = search(conn, user.id, vector, memory_type, limit, settings)
     return ReadMemoryResponse(
         results=[MemoryHit(**row) for row in rows if min_similarity is None or row["similarity"] >= min_similarity]

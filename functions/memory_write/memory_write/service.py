@@ -11,11 +11,11 @@ from memory_write.schemas import MemoryOut, WriteMemoryRequest, WriteMemoryRespo
 def write_memory(user: AuthUser, request: WriteMemoryRequest, settings: Settings, include_embedding: bool) -> WriteMemoryResponse:
     # A rolled-back look first: a user over the limit must not make us pay for an embedding.
     with user_transaction(user, rollback=True) as conn:
-        rate_limits.enforce(conn, user.id, rate_limits.MEMORY_WRITES)
+        rate_limits.enforce(conn, rate_limits.MEMORY_WRITE)
         embedder = ready_embedder(conn, settings)
     vector = embedder.embed(request.content)
     with user_transaction(user) as conn:
-        rate_limits.enforce(conn, user.id, rate_limits.MEMORY_WRITES)
+        rate_limits.enforce(conn, rate_limits.MEMORY_WRITE)
         row = conn.execute(
             "INSERT INTO agentmode.agent_memory (user_id, memory_type, content, embedding, metadata, expires_at)"
             " VALUES (%s, %s, %s, %s::vector, %s, %s)"

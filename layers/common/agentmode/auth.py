@@ -1,6 +1,7 @@
 """Supabase user JWTs, verified in-process on every request: HS256 (legacy secret) or ES256/RS256 (project JWKS)."""
 
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -12,6 +13,8 @@ from uuid import UUID
 import jwt
 from fastapi import Depends, Request
 
+from agentmode import rate_limits
+from agentmode.app_factory import unstorable
 from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
 from agentmode.settings import Settings, get_settings
@@ -20,6 +23,10 @@ ASYMMETRIC_ALGORITHMS = {"ES256": "EC", "RS256": "RSA"}
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
 # An unknown kid forces a JWKS refetch (keys rotate); this bounds how often a stream of forged kids can make us fetch.
 MIN_FORCED_REFRESH_SECONDS = 30.0
+# Python's UUID() also takes braces, `urn:uuid:` and missing hyphens; Postgres' ::uuid cast in auth.uid() does not.
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# The claims RLS and the functions read (auth.uid(), auth.role(), auth.jwt() ->> 'email'); no other claim reaches Postgres.
+DATABASE_CLAIMS = ("sub", "role", "aud", "email", "exp", "iat", "session_id", "is_anonymous")
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ def verify_token(token: str, settings: Settings) -> AuthUser:
             key,
             algorithms=[header["alg"]],
             audience=settings.jwt_audience,
-            issuer=settings.supabase_jwt_issuer or None,
+            issuer=settings.expected_issuer() or None,
             options={"require": ["exp", "sub", "aud"]},
             leeway=5,
         )
@@ -128,12 +135,17 @@ def verify_token(token: str, settings: Settings) -> AuthUser:
         raise _unauthorized(type(exc).__name__) from None
     if claims.get("role") != "authenticated":
         raise _unauthorized("not a user token")
-    try:
-        user_id = UUID(str(claims["sub"]))
-    except ValueError:
-        raise _unauthorized("subject is not a user id") from None
+    # Claims are copied into request.jwt.claims (jsonb): NUL or a lone surrogate there would fail every query (a 500).
+    if unstorable(claims) is not None:
+        raise _unauthorized("claims hold text Postgres cannot store")
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not CANONICAL_UUID.fullmatch(subject):
+        raise _unauthorized("subject is not a user id")
+    user_id = UUID(subject)
     email = claims.get("email")
-    return AuthUser(id=user_id, role="authenticated", email=email if isinstance(email, str) else None, claims=claims)
+    database_claims = {name: claims[name] for name in DATABASE_CLAIMS if name in claims}
+    database_claims["sub"] = str(user_id)
+    return AuthUser(id=user_id, role="authenticated", email=email if isinstance(email, str) else None, claims=database_claims)
 
 
 def bearer_token(request: Request) -> str:
@@ -147,6 +159,7 @@ async def get_current_user(request: Request) -> AuthUser:  # async: see agentmod
     user = verify_token(bearer_token(request), get_settings())
     # Every later log line of this invocation names the caller (the Lambda entry clears keys per invocation).
     logger.append_keys(user_id=str(user.id))
+    rate_limits.take_api_call(user.id)
     return user
 
 

@@ -1,20 +1,24 @@
 """Postgres access: one connection per container, user-scoped transactions under RLS as PostgREST runs them."""
 
+from __future__ import annotations
+
 import json
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
-from agentmode.auth import AuthUser
 from agentmode.errors import AppError, ErrorCode
 from agentmode.settings import get_settings
+
+if TYPE_CHECKING:  # auth's request dependency calls into this module
+    from agentmode.auth import AuthUser
 
 Connection = psycopg.Connection[DictRow]
 
@@ -99,6 +103,26 @@ def _begin(stack: ExitStack, *, rollback: bool) -> Connection:
         if not reused:
             raise
     return _enter_transaction(stack, rollback=rollback)
+
+
+def login_statement(query: str, params: tuple[Any, ...]) -> DictRow | None:
+    """One autocommit statement as the functions' own login role, outside any transaction and any JWT role: for the
+    SECURITY DEFINER gates that must count even when the request's own transaction later rolls back. A connection
+    that died while idle is replaced once, as at BEGIN."""
+    reused = _local.conn is not None and not (_local.conn.closed or _local.conn.broken)
+    try:
+        try:
+            return get_connection().execute(query, params).fetchone()
+        except psycopg.OperationalError:
+            close_connection()
+            if not reused:
+                raise
+        return get_connection().execute(query, params).fetchone()
+    except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
+        raise _unavailable("statement timeout") from None
+    except psycopg.OperationalError:
+        close_connection()
+        raise _unavailable("connection lost") from None
 
 
 def _enter_transaction(stack: ExitStack, *, rollback: bool) -> Connection:

@@ -59,12 +59,15 @@ def topic_for(session_id: UUID) -> str:
 
 
 def load_session(conn: Connection, session_id: UUID, *, for_update: bool = False) -> dict[str, Any]:
-    """The caller's session (RLS hides everyone else's, and the query says so too); 404 when it is not theirs."""
-    lock = " FOR UPDATE" if for_update else ""
-    row = conn.execute(
-        "SELECT * FROM agentmode.agent_sessions WHERE id = %s AND user_id = auth.uid()" + lock,
-        (session_id,),
-    ).fetchone()
+    """The caller's session (RLS hides everyone else's, and the query says so too); 404 when it is not theirs.
+
+    `for_update` locks it through agentmode.lock_session: the role has no UPDATE privilege, which FOR UPDATE needs."""
+    query = (
+        "SELECT * FROM agentmode.lock_session(%s)"
+        if for_update
+        else "SELECT * FROM agentmode.agent_sessions WHERE id = %s AND user_id = auth.uid()"
+    )
+    row = conn.execute(query, (session_id,)).fetchone()
     if row is None:
         raise AppError(ErrorCode.SESSION_NOT_FOUND, details={"session_id": str(session_id)})
     logger.append_keys(session_id=str(session_id))

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
 
     supabase_url: str = ""
     supabase_jwt_secret: SecretStr = SecretStr("")
+    # Empty: derived from supabase_url as Supabase issues it ({SUPABASE_URL}/auth/v1); see expected_issuer().
     supabase_jwt_issuer: str = ""
     supabase_service_role_key: SecretStr = SecretStr("")
     jwt_audience: str = "authenticated"
@@ -68,6 +69,17 @@ class Settings(BaseSettings):
     traces_default_days: int = Field(default=7, ge=1, le=366)
     traces_free_plan_days: int = Field(default=3, ge=1, le=366)
     trace_detail_max_spans: int = Field(default=10_000, ge=1, le=100_000)
+    # HMAC key of the trace list's cursors (secret); empty makes the cursor-issuing list answer 503 outside local/test.
+    traces_cursor_secret: SecretStr = SecretStr("")
+
+    # Web app origins CORS allows (comma-separated): API Gateway's CorsAllowOrigins, and the local runner's list.
+    cors_allow_origins: str = "http://localhost:5173"
+
+    def expected_issuer(self) -> str:
+        """The `iss` every token must carry: the explicit setting, else Supabase's own `{SUPABASE_URL}/auth/v1`."""
+        if self.supabase_jwt_issuer:
+            return self.supabase_jwt_issuer
+        return f"{self.supabase_url.rstrip('/')}/auth/v1" if self.supabase_url else ""
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,167 @@
+"""Seed 001 §8's per-user limits: each action counted on its own, in its own window, exactly at the last slot, with the
+limits read from agentmode.rate_limit_policies (never from the caller)."""
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from agentmode import rate_limits
+from agentmode.auth import AuthUser
+from agentmode.db import close_connection, user_transaction
+from agentmode.errors import AppError, ErrorCode
+from tests.factories import User
+
+
+def as_user(user: User) -> AuthUser:
+    return AuthUser(id=user.id, role="authenticated", email=None, claims={"sub": str(user.id), "role": "authenticated"})
+
+
+def fill(admin: psycopg.Connection[Any], user: User, action: str, count: int, age: str = "0 seconds") -> None:
+    admin.execute(
+        "INSERT INTO agentmode.rate_limit_hits (user_id, action, hit_at)"
+        " SELECT %s, %s, now() - %s::interval FROM generate_series(1, %s)",
+        (user.id, action, age, count),
+    )
+
+
+def take(user: User, action: str) -> int:
+    with user_transaction(as_user(user)) as conn:
+        return rate_limits.enforce(conn, action)
+
+
+def refused(user: User, action: str) -> AppError:
+    with pytest.raises(AppError) as raised:
+        take(user, action)
+    assert raised.value.code is ErrorCode.RATE_LIMIT_EXCEEDED
+    return raised.value
+
+
+@pytest.fixture
+def test_policy(admin: psycopg.Connection[Any]) -> Iterator[str]:
+    action = "test_" + uuid.uuid4().hex[:16].translate(str.maketrans("0123456789", "ghijklmnop"))
+    admin.execute(
+        "INSERT INTO agentmode.rate_limit_policies (action, plan, limit_count, window_seconds) VALUES (%s, 'any', 3, 60)",
+        (action,),
+    )
+    yield action
+    admin.execute("DELETE FROM agentmode.rate_limit_policies WHERE action = %s", (action,))
+
+
+def test_a_policy_counts_exactly_up_to_its_limit(user: User, test_policy: str) -> None:
+    assert [take(user, test_policy) for _ in range(3)] == [2, 1, 0]
+    error = refused(user, test_policy)
+    assert error.details["limit"] == 3
+    assert error.details["window_seconds"] == 60
+    assert 0 < error.details["retry_after_ms"] <= 60_000
+
+
+def test_uses_older_than_the_window_no_longer_count(admin: psycopg.Connection[Any], user: User, test_policy: str) -> None:
+    fill(admin, user, test_policy, 3, age="61 seconds")
+    assert take(user, test_policy) == 2
+
+
+def test_a_refused_use_is_not_counted(admin: psycopg.Connection[Any], user: User, test_policy: str) -> None:
+    fill(admin, user, test_policy, 3)
+    refused(user, test_policy)
+    count = admin.execute(
+        "SELECT count(*) FROM agentmode.rate_limit_hits WHERE user_id = %s AND action = %s", (user.id, test_policy)
+    ).fetchone()[0]
+    assert count == 3
+
+
+@pytest.mark.parametrize(
+    ("action", "limit", "inside", "outside"),
+    [
+        (rate_limits.MEMORY_WRITE, 100, "59 minutes", "61 minutes"),
+        (rate_limits.MEMORY_READ, 500, "59 minutes", "61 minutes"),
+        (rate_limits.AGENT_START, 10, "23 hours", "25 hours"),
+    ],
+)
+def test_each_seed_limit_has_its_count_and_window(
+    admin: psycopg.Connection[Any], user: User, action: str, limit: int, inside: str, outside: str
+) -> None:
+    fill(admin, user, action, limit - 1, age=inside)
+    fill(admin, user, action, 5, age=outside)
+    assert take(user, action) == 0
+    assert refused(user, action).details["limit"] == limit
+
+
+def test_a_pro_user_gets_fifty_runs_a_day(admin: psycopg.Connection[Any], user: User) -> None:
+    org = admin.execute("INSERT INTO agentmode.orgs (name, prem_status) VALUES ('pro', 'pro') RETURNING id").fetchone()[0]
+    admin.execute("INSERT INTO agentmode.user_orgs (user_id, org_id, role) VALUES (%s, %s, 'owner')", (user.id, org))
+    fill(admin, user, rate_limits.AGENT_START, 49, age="23 hours")
+    assert take(user, rate_limits.AGENT_START) == 0
+    assert refused(user, rate_limits.AGENT_START).details["limit"] == 50
+
+
+def test_actions_are_counted_separately(admin: psycopg.Connection[Any], user: User) -> None:
+    fill(admin, user, rate_limits.MEMORY_READ, 500)
+    assert take(user, rate_limits.MEMORY_WRITE) == 99
+    assert take(user, rate_limits.AGENT_START) == 9
+    refused(user, rate_limits.MEMORY_READ)
+
+
+def test_users_are_counted_separately(admin: psycopg.Connection[Any], user: User, other_user: User) -> None:
+    fill(admin, other_user, rate_limits.MEMORY_WRITE, 100)
+    assert take(user, rate_limits.MEMORY_WRITE) == 99
+
+
+def test_concurrent_requests_never_share_the_last_slot(admin: psycopg.Connection[Any], user: User, test_policy: str) -> None:
+    fill(admin, user, test_policy, 2)
+    racers = 6
+    barrier = threading.Barrier(racers)
+    outcomes: list[str] = []
+
+    def race() -> None:
+        barrier.wait()
+        try:
+            with user_transaction(as_user(user)) as conn:
+                rate_limits.enforce(conn, test_policy)
+                time.sleep(0.2)  # hold the slot uncommitted while the others count
+            outcomes.append("taken")
+        except AppError:
+            outcomes.append("refused")
+        finally:
+            close_connection()
+
+    threads = [threading.Thread(target=race) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * (racers - 1) + ["taken"]
+
+
+def test_an_unknown_action_is_an_error_not_a_free_pass(user: User) -> None:
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        take(user, "no_such_action")
+
+
+# Defence in depth: what the `authenticated` role may do with SQL of its own (as through a misconfigured Data API).
+
+
+def test_users_cannot_call_the_rate_limit_counter_with_a_limit_of_their_choosing(user: User) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), user_transaction(as_user(user)) as conn:
+        conn.execute("SELECT * FROM agentmode.check_rate_limit(%s, 'agent_start', 1000000, 1)", (user.id,))
+
+
+def test_users_cannot_read_or_change_the_policies(user: User) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), user_transaction(as_user(user)) as conn:
+        conn.execute("UPDATE agentmode.rate_limit_policies SET limit_count = 1000000")
+
+
+def test_users_cannot_reset_their_own_uses(admin: psycopg.Connection[Any], user: User) -> None:
+    fill(admin, user, rate_limits.MEMORY_WRITE, 100)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), user_transaction(as_user(user)) as conn:
+        conn.execute("DELETE FROM agentmode.rate_limit_hits WHERE user_id = %s", (user.id,))
+    refused(user, rate_limits.MEMORY_WRITE)
+
+
+def test_users_cannot_count_api_calls_themselves(user: User) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), user_transaction(as_user(user)) as conn:
+        conn.execute("SELECT * FROM agentmode.take_api_call(%s)", (user.id,))
