@@ -20,7 +20,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?"
-CREATE_TABLE = re.compile(rf"CREATE TABLE (?:IF NOT EXISTS )?({NAME})", re.IGNORECASE)
+CREATE_TABLE = re.compile(rf"CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?({NAME})", re.IGNORECASE)
 CREATE_MATERIALIZED_VIEW = re.compile(rf"CREATE MATERIALIZED VIEW (?:IF NOT EXISTS )?({NAME})", re.IGNORECASE)
 CREATE_FUNCTION = re.compile(rf"CREATE (?:OR REPLACE )?FUNCTION ({NAME})", re.IGNORECASE)
 BACKTICKED = re.compile(r"`([^`\n]+)`")
