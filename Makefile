@@ -64,13 +64,13 @@ test: install lint validate ## every test: unit, functional, e2e over HTTP, and 
 test-fast: $(DEPS)
 	$(PY) -m pytest -m "not build" $(PYTEST_ARGS)
 
-bench: $(DEPS) build ## cold start and warm latency of each built function, Stripe webhook under load, memory search at 200k rows, traces at 10M spans, load; one table (bench/run_all.py)
+bench: $(DEPS) build ## cold start and warm latency of each built function, Stripe webhook under load, memory search at 200k rows, traces at 10M spans, load; one table (bench/run_all.py); results in .local/bench-results/ (BENCH_RESULTS_DIR=bench/results publishes the README's figures)
 	$(PY) -m bench.run_all
 
 fuzz: $(DEPS) ## schemathesis over every route, 500 random cases each (make test runs 10); FUZZ_SEED=<n> explores other cases
 	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-500} $(PY) -m pytest tests/fuzz -p no:cacheprovider $(PYTEST_ARGS)
 
-load: $(DEPS) ## bounded load test: 50 clients x 3,000 mixed requests over loopback against the local runner; bench/results/load.json
+load: $(DEPS) ## bounded load test: 50 clients x 3,000 mixed requests over loopback against the local runner; .local/bench-results/load.json (BENCH_RESULTS_DIR to change)
 	$(PY) -m bench.load
 
 clean:

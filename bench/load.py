@@ -15,7 +15,7 @@ write-memory and read-memory (real embeddings, so a modest share), and the trace
 Reports throughput, p50/p99 overall and per route and the error count (any 5xx, unexpected status, transport error
 or wrong answer: must be 0); then checks the database against every acknowledged answer (bench.load_checks), what
 Realtime received against the event log, and what SQS holds against the sessions created. Prints a table, writes
-bench/results/load.json, and exits 1 when there was an error or a check failed.
+load.json into the results folder (bench.results_dir), and exits 1 when there was an error or a check failed.
 
 Clients, runner and functions share one process (the runner in a thread, as `make run` serves it), so on few cores
 the latencies include waiting for the GIL; the runner gives each function one warm container, so requests to one
@@ -34,22 +34,24 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO, cast
 
 import psycopg
 
-from bench.functions import AWS_TEST_CREDENTIALS, BenchError, machine_info, sqs_client, sqs_queue
+from bench.errors import BenchError
 from bench.load_checks import Check, check, summarize, verify
 from bench.load_population import DEFAULT_MIX, LoadConfig, Population, create_population
 from bench.load_workload import RunResult, run_load
-from local.stack import ROOT, apply_migrations, start_postgres
+from bench.loopback import AWS_TEST_CREDENTIALS, RealtimeRecorder, queued_session_ids, realtime_recorder, sqs_queue
+from bench.machine import machine_info
+from bench.results_dir import add_publish_flag, results_dir, shown, write_results
+from local.devconfig import DEV_JWT_ISSUER
+from local.stack import apply_migrations, start_postgres
 
-RESULTS_PATH = Path(__file__).resolve().parent / "results" / "load.json"
+RESULTS_FILE = "load.json"
 SERVICE_ROLE_KEY = "bench-load-service-role-key"  # only ever sent to the loopback recorder
 # The functions whose containers --containers multiplies: Postgres-bound, no shared model. memory_* keep one (the local
 # embedding model's tokenizer is not meant for concurrent calls; Lambda would run each container in its own process).
@@ -59,58 +61,6 @@ WIDENED = ("AgentStartFunction", "AgentEventFunction", "AgentStatusFunction")
 def say(message: str) -> None:
     """Progress, to the terminal: stdout itself is the functions' log while the stack runs."""
     print(message, file=sys.__stdout__, flush=True)
-
-
-# --- loopback stand-ins ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class RealtimeRecorder:
-    """Supabase Realtime's REST broadcast endpoint on loopback: answers 202 and keeps every message in arrival order."""
-
-    url: str = ""
-    messages: list[tuple[str, int, str]] = field(default_factory=list)  # (topic, seq, log_id)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@contextlib.contextmanager
-def realtime_recorder() -> Iterator[RealtimeRecorder]:
-    recorder = RealtimeRecorder()
-
-    class Accept(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
-            with recorder.lock:
-                for message in body.get("messages", []):
-                    payload = message.get("payload") or {}
-                    recorder.messages.append((message.get("topic", ""), int(payload.get("seq", 0)), payload.get("log_id", "")))
-            self.send_response(202)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Accept)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def queued_session_ids(endpoint: str, queue_url: str) -> list[str]:
-    """Every message agent_start sent, drained from the queue."""
-    client = sqs_client(endpoint)
-    found: list[str] = []
-    while True:
-        batch = client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600).get("Messages", [])
-        if not batch:
-            return found
-        found += [json.loads(message["Body"])["session_id"] for message in batch]
 
 
 # --- the stack ------------------------------------------------------------------------------------------------------
@@ -127,6 +77,8 @@ def set_environment(database_url: str, work_dir: Path, realtime_url: str, sqs_en
         LOCAL_ACCESS_LOG="0",
         TQDM_DISABLE="1",  # the embeddings model's loading bar
         SUPABASE_URL=realtime_url,
+        # SUPABASE_URL points at the Realtime recorder; the tokens keep the Supabase CLI's local issuer (as in tests).
+        SUPABASE_JWT_ISSUER=DEV_JWT_ISSUER,
         SUPABASE_SERVICE_ROLE_KEY=SERVICE_ROLE_KEY,
         AGENT_QUEUE_URL=queue_url,
         AWS_ENDPOINT_URL_SQS=sqs_endpoint,
@@ -339,14 +291,6 @@ def print_report(results: dict[str, Any]) -> None:
             print(f"      {example[:300]}")
 
 
-def write_results(results: dict[str, Any], path: Path) -> None:
-    """Through a temporary file, so an interrupted run never leaves half a JSON behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    partial.replace(path)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults = LoadConfig()
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=(__doc__ or "").splitlines()[0])
@@ -355,7 +299,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=None, help="users (default: as many as clients)")
     parser.add_argument("--containers", type=int, default=1, help="warm containers per agent_* function (1: the runner's)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"seed of the request mix ({defaults.seed})")
-    parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="results JSON (bench/results/load.json)")
+    parser.add_argument("--output", type=Path, default=None, help=f"results JSON (default: {RESULTS_FILE} in the results folder)")
+    add_publish_flag(parser)
     args = parser.parse_args(argv)
     if min(args.clients, args.requests, args.containers) < 1 or (args.users is not None and args.users < 2):
         parser.error("--clients, --requests and --containers must be at least 1, --users at least 2")
@@ -388,9 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
     results["function_output"] = function_output(log_path)
-    write_results(results, args.output)
+    path = args.output or results_dir(args.publish) / RESULTS_FILE
+    write_results(results, path)
     print_report(results)
-    print(f"\nwrote {args.output.resolve().relative_to(ROOT) if args.output.resolve().is_relative_to(ROOT) else args.output}")
+    print(f"\nwrote {shown(path)}")
     return 0 if results["pass"] else 1
 
 

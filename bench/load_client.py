@@ -1,73 +1,31 @@
-"""bench.load's HTTP: a keep-alive connection per client, and the Client that sends each route's requests and checks answers."""
+"""bench.load's Client: sends each route's requests and checks every answer it gets against what was acknowledged."""
 
-import http.client
 import json
 import random
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-from bench.load_ledger import Ledger, MemoryEntry, Sample, SessionEntry, StartKey
+from bench.load_http import Http
+from bench.load_ledger import Ledger, Sample, SessionEntry
 from bench.load_population import (
-    CREDITS_PER_VIDEO,
     EVENT,
     EVENTS,
     MEMORY_READS_PER_HOUR,
-    MEMORY_TYPES,
-    MEMORY_WRITES_PER_HOUR,
     METRICS,
     ORDER_BY,
     PHRASES,
-    PRO_DAILY_RUNS,
     READ_MEMORY,
     ROUTES,
     START,
     STATUS,
-    STEP_NAMES,
     TRACE,
     TRACES,
     WRITE_MEMORY,
     LoadUser,
 )
-
-
-class Http:
-    """One keep-alive connection per client, as a browser or agent worker would hold; never retries (a retry would
-    hide an error, and re-send a write)."""
-
-    def __init__(self, base_url: str, timeout: float) -> None:
-        parts = urlsplit(base_url)
-        self.host, self.port, self.timeout = parts.hostname or "127.0.0.1", parts.port or 80, timeout
-        self.conn: http.client.HTTPConnection | None = None
-
-    def send(
-        self, method: str, path: str, token: str, body: Any = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], bytes, float]:
-        """(status, lower-cased headers, body, latency ms); status 0 on a transport error, whose text is the body."""
-        all_headers = {"authorization": f"Bearer {token}", **(headers or {})}
-        raw = None
-        if body is not None:
-            raw = json.dumps(body).encode()
-            all_headers["content-type"] = "application/json"
-        started = time.perf_counter_ns()
-        try:
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            self.conn.request(method, path, body=raw, headers=all_headers)
-            response = self.conn.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            return 0, {}, f"{type(exc).__name__}: {exc}".encode(), (time.perf_counter_ns() - started) / 1e6
-        ms = (time.perf_counter_ns() - started) / 1e6
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, data, ms
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+from bench.load_requests import choose_memory, choose_start, next_event
 
 
 @dataclass
@@ -109,28 +67,9 @@ class Client:
 
     # --- POST /agent/start ---
 
-    def choose_start(self) -> tuple[StartKey, dict[str, Any], set[int], str] | None:
-        """(key, body, expected statuses, mode): mostly a new key; else a retry of an answered key (200), a retry of
-        one still in flight (200 or 201: either attempt may win), or an answered key with another body (422)."""
-        acked = [k for k in self.ledger.keys.values() if k.answers]
-        pending = [k for k in self.ledger.keys.values() if not k.answers]
-        roll = self.rng.random()
-        if acked and roll < 0.15:
-            entry = self.rng.choice(acked)
-            return entry, entry.body, {200}, "retry"
-        if acked and roll < 0.18:
-            entry = self.rng.choice(acked)
-            return entry, {**entry.body, "goal": entry.body["goal"] + " (edited)"}, {422}, "reuse"
-        if pending and roll < 0.22:
-            entry = self.rng.choice(pending)
-            return entry, entry.body, {200, 201}, "retry"
-        fresh = self.new_key()
-        # 200 too: another client's retry of this key, sent while this attempt is in flight, may be the one that wins.
-        return None if fresh is None else (fresh, fresh.body, {200, 201}, "new")
-
     def start(self) -> None:
         with self.ledger.lock:
-            chosen = self.choose_start()
+            chosen = choose_start(self.ledger, self.rng)
         if chosen is None:
             self.trace_detail()  # every user has used up the day's runs: read something else
             return
@@ -158,22 +97,6 @@ class Client:
             if sid not in self.ledger.sessions:
                 self.ledger.sessions[sid] = SessionEntry(sid, entry.user, events_target=self.rng.randint(4, 14))
 
-    def new_key(self) -> StartKey | None:
-        """A fresh Idempotency-Key for a user with runs left today; None when every user has used them up."""
-        candidates = [u for u in self.users if self.ledger.reserved[(u.index, START)] < PRO_DAILY_RUNS]
-        if not candidates:
-            return None
-        user = self.rng.choice(candidates)
-        self.ledger.reserve(user.index, START, PRO_DAILY_RUNS)
-        videos = self.rng.randint(1, 3)
-        body = {
-            "goal": f"Generate video ads: {self.rng.choice(PHRASES)}",
-            "constraints": {"max_videos": videos, "aspect_ratio": self.rng.choice(["9:16", "1:1", "16:9", "4:5"])},
-        }
-        entry = StartKey(user.index, f"load-{uuid.uuid4().hex}", body, videos * CREDITS_PER_VIDEO)
-        self.ledger.keys[entry.key] = entry
-        return entry
-
     # --- POST /agent/event ---
 
     def event(self) -> None:
@@ -183,7 +106,7 @@ class Client:
                 session = None
             else:
                 session = self.rng.choice(open_sessions)
-                body = self.next_event(session)
+                body = next_event(session, self.rng)
                 session.sent += 1
         if session is None:
             self.start()  # nothing to report on yet
@@ -211,32 +134,6 @@ class Client:
                 session.completed_seq = seq
                 if answer.get("session_status") != "completed":
                     self.violation(f"session_completed left the session {answer.get('session_status')}")
-
-    def next_event(self, session: SessionEntry) -> dict[str, Any]:
-        """The session's next §6 event: a step's life (start, tool call and result, progress, reasoning, completion),
-        now and then an error it recovers from or a question; session_completed once it has sent its share."""
-        body: dict[str, Any] = {"session_id": str(session.id)}
-        if session.sent >= session.events_target:
-            session.closing = True
-            return {**body, "action_type": "session_completed", "status": "success", "result": {"videos_generated": 3}}
-        step = STEP_NAMES[min(session.sent // 6, len(STEP_NAMES) - 1)]
-        roll = self.rng.random()
-        if roll < 0.04:
-            return {**body, "action_type": "error", "error_message": "tool timed out", "recovery_strategy": "retry"}
-        if roll < 0.07:
-            options = [{"value": "a", "label": "Option A"}, {"value": "b", "label": "Option B"}]
-            return {**body, "action_type": "user_input_required", "question": "Which hook?", "options": options}
-        tool = self.rng.choice(["meta_ads_search", "tiktok_trends", "video_render"])
-        return [
-            {**body, "action_type": "step_started", "step_name": step},
-            {**body, "action_type": "tool_called", "tool_name": tool, "input_data": {"query": "competitor ads", "limit": 20}},
-            {**body, "action_type": "tool_result", "tool_name": tool, "status": "success",
-             "output_data": {"items": self.rng.randint(1, 50)}, "execution_time_ms": self.rng.randint(50, 5000)},
-            {**body, "action_type": "step_progress", "step_name": step, "progress_percentage": self.rng.randint(10, 90)},
-            {**body, "action_type": "reasoning_update", "step_name": step, "reasoning": "Short hooks win.",
-             "confidence_score": round(self.rng.random(), 3)},
-            {**body, "action_type": "step_completed", "step_name": step, "result": {"ok": True}},
-        ][session.sent % 6]  # fmt: skip
 
     # --- GET /agent/status and /agent/events ---
 
@@ -297,24 +194,9 @@ class Client:
 
     # --- memory ---
 
-    def choose_memory(self) -> tuple[MemoryEntry, set[int]] | None:
-        """A new memory (201) for a user with writes left this hour, or now and then the same content again (200)."""
-        candidates = [u for u in self.users if self.ledger.reserved[(u.index, WRITE_MEMORY)] < MEMORY_WRITES_PER_HOUR]
-        if not candidates:
-            return None
-        user = self.rng.choice(candidates)
-        self.ledger.reserve(user.index, WRITE_MEMORY, MEMORY_WRITES_PER_HOUR)
-        mine = [m for m in self.ledger.memories.values() if m.user == user.index and m.answers]
-        if mine and self.rng.random() < 0.25:
-            return self.rng.choice(mine), {200}
-        content = f"{self.rng.choice(PHRASES).capitalize()} (note {uuid.uuid4().hex[:10]})."
-        entry = MemoryEntry(user.index, self.rng.choice(MEMORY_TYPES), content)
-        self.ledger.memories[(entry.user, entry.memory_type, entry.content)] = entry
-        return entry, {201}
-
     def write_memory(self) -> None:
         with self.ledger.lock:
-            chosen = self.choose_memory()
+            chosen = choose_memory(self.ledger, self.rng)
         if chosen is None:
             self.read_memory()
             return

@@ -13,7 +13,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from bench.load_client import Client, Http
+from bench.load_client import Client
+from bench.load_http import Http
 from bench.load_ledger import Ledger, Sample
 from bench.load_population import (
     EVENT,

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from bench.functions import machine_info
+from bench.machine import machine_info
 from local.lambda_runtime import LAYER_DIR
 from local.stack import ROOT, apply_migrations, start_postgres
 
@@ -52,6 +52,7 @@ os.environ.update(
 from agentmode import db  # noqa: E402 - importable only once the layer is on the path
 from agentmode.embeddings import embedder_for  # noqa: E402
 from agentmode.settings import Settings, get_settings  # noqa: E402
+from bench.errors import BenchError  # noqa: E402
 from bench.memory_config import (  # noqa: E402
     API_WRITE_USERS,
     API_WRITES_PER_USER,
@@ -62,12 +63,10 @@ from bench.memory_config import (  # noqa: E402
     POWER_EXACT_QUERIES,
     QUERIES,
     QUERY_USERS,
-    RESULTS_DIR,
     TABLE,
     TARGETS,
     TIE_EPSILON,
     WARMUP,
-    BenchError,
     K,
 )
 from bench.memory_data import (  # noqa: E402
@@ -87,7 +86,7 @@ from bench.memory_data import (  # noqa: E402
     small_users_batch,
 )
 from bench.memory_load import add_auth_users, build_hnsw, bulk_load, drop_hnsw, table_sizes, vacuum_analyze  # noqa: E402
-from bench.memory_report import print_report, write_results  # noqa: E402
+from bench.memory_report import print_report  # noqa: E402
 from bench.memory_search import (  # noqa: E402
     AccessPath,
     Query,
@@ -101,6 +100,7 @@ from bench.memory_search import (  # noqa: E402
     sql_path,
 )
 from bench.memory_writes import QUERY_TEXTS, api_writes, texts, time_embedding  # noqa: E402
+from bench.results_dir import add_publish_flag, results_dir, shown, write_results  # noqa: E402
 from memory_read.search import EXACT  # noqa: E402
 
 # --- the run --------------------------------------------------------------------------------------------------------
@@ -361,13 +361,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--flat-topics", action="store_true", help=FLAT_TOPICS.split(": ", 1)[1] + " (writes memory_flat_topics.json)"
     )
+    add_publish_flag(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Exit 1 on a functional error only; targets missed are in the report."""
     args = parse_args(argv)
-    path = RESULTS_DIR / ("memory_flat_topics.json" if args.flat_topics else "memory.json")
+    path = results_dir(args.publish) / ("memory_flat_topics.json" if args.flat_topics else "memory.json")
     with quiet():
         work_dir = Path(tempfile.mkdtemp(prefix="agentmode-bench-memory-"))
         # Registered before Postgres registers its own stop: atexit runs last-in first-out, so the cluster stops first.
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     write_results(results, path)
     print_report(results)
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {shown(path)}")
     return 0
 
 

@@ -1,10 +1,7 @@
-"""bench.memory's knobs, in one place: sizes, query counts, targets, and the error that ends a run."""
-
-from pathlib import Path
+"""bench.memory's knobs, in one place: sizes, query counts and targets."""
 
 from local.stack import MIGRATIONS_DIR, ROOT
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WRITE_FUNCTION_DIR = ROOT / "functions" / "memory_write"
 TABLE = "agentmode.agent_memory"
 INLINE_TABLE = "agentmode.agent_memory_inline"
@@ -28,7 +25,3 @@ COPY_CHUNK_ROWS = 5_000
 TIE_EPSILON = 1e-5  # a returned row within this cosine distance of the exact 10th counts as a hit (float32 ties)
 
 TARGETS = {"small_p50_ms": 3.0, "small_p99_ms": 10.0, "small_recall": 1.0, "power_p50_ms": 8.0, "power_recall": 0.95}
-
-
-class BenchError(Exception):
-    """A functional failure: the figures of such a run mean nothing."""

@@ -11,7 +11,8 @@ from typing import Any
 
 import psycopg
 
-from bench.memory_config import COPY_CHUNK_ROWS, HNSW_INDEX, MAINTENANCE_WORK_MEM, MEMORY_MIGRATION, TABLE, BenchError
+from bench.errors import BenchError
+from bench.memory_config import COPY_CHUNK_ROWS, HNSW_INDEX, MAINTENANCE_WORK_MEM, MEMORY_MIGRATION, TABLE
 from bench.memory_data import (
     DIMENSION,
     Batch,

@@ -1,7 +1,5 @@
-"""bench.memory's output: the printed tables and the results file."""
+"""bench.memory's output: the printed tables (bench.results_dir writes the results file)."""
 
-import json
-from pathlib import Path
 from typing import Any
 
 
@@ -47,11 +45,3 @@ def print_report(results: dict[str, Any]) -> None:
     for item in results["search"]["targets"]:
         print(f"  [{'PASS' if item['pass'] else 'FAIL'}] {item['target']} {item['limit']:g}: {item['value']:g}")
     print(f"\nrun took {results['run_seconds']} s")
-
-
-def write_results(results: dict[str, Any], path: Path) -> None:
-    """Through a temporary file, so an interrupted run never leaves half a JSON behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    partial.replace(path)

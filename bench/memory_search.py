@@ -17,7 +17,8 @@ import psycopg
 from agentmode import db
 from agentmode.auth import AuthUser
 from agentmode.settings import Settings
-from bench.memory_config import COUNT_CALLS, COUNT_CAPS, HNSW_INDEX, INLINE_TABLE, TABLE, TIE_EPSILON, WARMUP, BenchError, K
+from bench.errors import BenchError
+from bench.memory_config import COUNT_CALLS, COUNT_CAPS, HNSW_INDEX, INLINE_TABLE, TABLE, TIE_EPSILON, WARMUP, K
 from bench.memory_data import (
     Corpus,
     sample,

@@ -13,7 +13,8 @@ import numpy as np
 import psycopg
 
 from agentmode.embeddings import Embedder
-from bench.memory_config import API_WRITE_USERS, API_WRITES_PER_USER, JWT_SECRET, WARMUP, WRITE_FUNCTION_DIR, BenchError
+from bench.errors import BenchError
+from bench.memory_config import API_WRITE_USERS, API_WRITES_PER_USER, JWT_SECRET, WARMUP, WRITE_FUNCTION_DIR
 from bench.memory_data import (
     MEMORY_TYPES,
 )

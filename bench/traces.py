@@ -5,12 +5,11 @@
 Loads 50 projects x 4,000 traces x 50 spans over 30 days (10,000,000 spans) into chDB under .local/bench-traces once
 (reused while its row count matches), each trace's spans in two inserts as exporters batch them. Then times the
 traces function's query layer in-process, against random projects and traces, and the plain GROUP BY over spans that
-the per-trace summaries replace. Prints a table and writes bench/results/traces.json.
+the per-trace summaries replace. Prints a table and writes traces.json into the results folder (bench.results_dir).
 """
 
 import argparse
 import importlib.metadata
-import json
 import random
 import shutil
 import statistics
@@ -20,7 +19,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from local.lambda_runtime import use_layer
@@ -30,7 +28,8 @@ use_layer()
 sys.path.insert(0, str(ROOT / "functions" / "traces"))
 
 from agentmode.clickhouse import EmbeddedClickHouse  # noqa: E402 - the layer is on the path only after use_layer
-from bench.functions import machine_info  # noqa: E402
+from bench.machine import machine_info  # noqa: E402
+from bench.results_dir import add_publish_flag, results_dir, shown, write_results  # noqa: E402
 from local.clickhouse_schema import apply_schema  # noqa: E402
 from local.trace_generator import TraceBatch, generate, trace_id_of  # noqa: E402
 from traces import cursor as cursors  # noqa: E402
@@ -40,7 +39,7 @@ from traces.trace_detail import trace_detail  # noqa: E402
 from traces.trace_list import ListRequest, list_traces  # noqa: E402
 
 DATA_DIR = ROOT / ".local" / "bench-traces"
-RESULTS = Path(__file__).parent / "results" / "traces.json"
+RESULTS_FILE = "traces.json"
 END = datetime(2026, 11, 25, tzinfo=UTC)
 DAYS = 30
 PAGE = 20
@@ -193,6 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="5 projects x 1,000 traces: a smoke run, not the figures")
     parser.add_argument("--runs", type=int, default=200)
+    add_publish_flag(parser)
     args = parser.parse_args()
     projects, traces, spans = (5, 1_000, 50) if args.quick else (50, 4_000, 50)
     data_dir = DATA_DIR.with_name(DATA_DIR.name + ("-quick" if args.quick else ""))
@@ -240,9 +240,9 @@ def main() -> None:
         print(f"{name:<36} {figures['p50_ms']:>8.2f} {figures['p99_ms']:>8.2f} {target or '':>7}")
     print(f"summaries agree with spans: {results['correctness']['summaries_equal_spans']}")
     if not args.quick:
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {RESULTS.relative_to(ROOT)}")
+        path = results_dir(args.publish) / RESULTS_FILE
+        write_results(results, path)
+        print(f"wrote {shown(path)}")
     ch.close()
     if args.quick:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,0 +1,139 @@
+"""The headline figures of every benchmark as one markdown table: the README's "Benchmarks" table, made from the results
+files alone, so the README can be checked against them (tests/unit/test_bench_results_in_readme.py)."""
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = ("functions", "stripe_webhook", "memory", "traces", "load")
+TIMES = "\N{MULTIPLICATION SIGN}"  # as in "1.49 times": a ratio to the baseline's cold start
+TRACES_MEASURES = {
+    "list_first_page": "list, first page with totals (7 days)",
+    "list_page_50_by_cursor": "list, 50th page by cursor (30 days)",
+    "detail": "trace detail (50 spans)",
+    "metrics_30_days": "metrics, 30 days",
+}
+
+Row = dict[str, Any]
+
+
+def ms(value: float) -> str:
+    """Three significant figures, two decimals at most: 1.02 ms, 24.5 ms, 941 ms."""
+    decimals = 2 if value < 10 else 1 if value < 100 else 0
+    return f"{value:.{decimals}f} ms"
+
+
+def row(benchmark: str, measure: str, p50: str = "", p99: str = "", target: str = "", passed: bool | None = None) -> Row:
+    return {"benchmark": benchmark, "measure": measure, "p50": p50, "p99": p99, "target": target, "pass": passed}
+
+
+def snake_name(function: str) -> str:
+    """AgentStartFunction -> agent_start, as the functions' folders are named."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", function.removesuffix("Function")).lower()
+
+
+def function_budget(target: dict[str, Any]) -> str:
+    return f"≤ {target['limit']:g} {TIMES}" if target["unit"] == "x" else f"≤ {target['limit']:g} ms"
+
+
+def functions_rows(results: dict[str, Any]) -> list[Row]:
+    baseline = results["baseline"]
+    rows = [
+        row(
+            "functions",
+            "baseline (FastAPI + Mangum + Logger) cold start / warm",
+            f"{baseline['cold']['total_ms']:.0f} ms / {ms(baseline['warm']['p50_ms'])}",
+            ms(baseline["warm"]["p99_ms"]),
+        )
+    ]
+    for name, figures in results["functions"].items():
+        budgets = [target for target in results["targets"] if target["target"].startswith(f"{name} ")]
+        rows.append(
+            row(
+                "functions",
+                f"{snake_name(name)} cold start / warm",
+                f"{figures['cold_ratio_to_baseline']:.2f} {TIMES} / {ms(figures['warm']['p50_ms'])}",
+                ms(figures["warm"]["p99_ms"]),
+                " / ".join(function_budget(target) for target in budgets),
+                all(target["pass"] for target in budgets) if budgets else None,
+            )
+        )
+    return rows
+
+
+def stripe_rows(results: dict[str, Any]) -> list[Row]:
+    phase = results["phases"]["concurrent"]
+    label = f"{phase['deliveries']:,} deliveries at {phase['events_per_s']:.0f} events/s; final states equal an in-order replay"
+    return [row("stripe_webhook", label, ms(phase["p50_ms"]), ms(phase["p99_ms"]), "equal", results["verification"]["pass"])]
+
+
+def memory_rows(results: dict[str, Any]) -> list[Row]:
+    """The searches with a latency budget; `(a)`/`(b)` in a class name is the table it ran on."""
+    rows = []
+    for search in results["search"]["configured"]:
+        shape, user = search["class"][1], search["class"][4:]
+        budgets = [target for target in results["search"]["targets"] if target["target"].startswith(search["class"] + " ")]
+        p50_budget = next((target for target in budgets if " p50 " in target["target"]), None)
+        if p50_budget is None:
+            continue
+        table_rows = results[f"shape_{shape}"]["table"]["rows"]
+        label = f"{user} ({search['user_rows']:,} rows of {table_rows // 1000}k), recall@10 {search['recall_at_10']:.3f}"
+        passed = all(target["pass"] for target in budgets)
+        rows.append(row("memory", label, ms(search["p50_ms"]), ms(search["p99_ms"]), f"≤ {p50_budget['limit']:g} ms", passed))
+    return rows
+
+
+def traces_rows(results: dict[str, Any]) -> list[Row]:
+    benchmark = f"traces ({results['data']['spans'] // 1_000_000}M spans)"
+    rows = []
+    for name, limit in results["targets_ms"].items():
+        figures = results["latency"][name]
+        passed = all(target["pass"] for target in results["targets"] if target["target"].startswith(f"traces {name} "))
+        measure = TRACES_MEASURES.get(name, name)
+        rows.append(row(benchmark, measure, ms(figures["p50_ms"]), ms(figures["p99_ms"]), f"≤ {limit:g} ms", passed))
+    return rows
+
+
+def load_rows(results: dict[str, Any]) -> list[Row]:
+    checks = "every DB check passes" if all(item["pass"] for item in results["checks"]) else "a DB check fails"
+    label = (
+        f"{results['clients']} clients, {results['requests']:,} mixed requests over loopback:"
+        f" {results['throughput_rps']:.0f} req/s, {results['errors']} errors, {checks}"
+    )
+    passed = results["errors"] == 0 and bool(results["pass"])
+    return [row("load", label, ms(results["p50_ms"]), ms(results["p99_ms"]), "0 errors", passed)]
+
+
+EXTRACTORS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "functions": functions_rows,
+    "stripe_webhook": stripe_rows,
+    "memory": memory_rows,
+    "traces": traces_rows,
+    "load": load_rows,
+}
+
+
+def collect(folder: Path) -> tuple[list[Row], dict[str, Any]]:
+    """Every benchmark's rows from `folder`/<name>.json, and the machine each ran on."""
+    rows: list[Row] = []
+    machines: dict[str, Any] = {}
+    for name in BENCHMARKS:
+        path = folder / f"{name}.json"
+        if not path.exists():
+            rows.append(row(name, "not run yet"))
+            continue
+        results = json.loads(path.read_text())
+        machines[name] = results.get("machine", {})
+        rows.extend(EXTRACTORS[name](results))
+    return rows, machines
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| Benchmark | Measure | p50 | p99 | Target | Met |", "|---|---|---|---|---|---|"]
+    for item in rows:
+        met = "" if item["pass"] is None else ("yes" if item["pass"] else "**no**")
+        cells = [item["benchmark"], item["measure"], item["p50"], item["p99"], item["target"], met]
+        lines.append("|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|")
+    return "\n".join(lines)
