@@ -37,6 +37,7 @@ class Route:
     handler: str
     memory_mb: int
     timeout_seconds: int
+    service: str
 
     @property
     def route_key(self) -> str:
@@ -59,6 +60,12 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return template
 
 
+def _variables(properties: dict[str, Any]) -> dict[str, Any]:
+    """A function's (or Globals') Environment Variables."""
+    variables: dict[str, Any] = properties.get("Environment", {}).get("Variables", {})
+    return variables
+
+
 def load_routes(path: Path = TEMPLATE) -> list[Route]:
     template = load_template(path)
     function_globals = template.get("Globals", {}).get("Function", {})
@@ -67,6 +74,7 @@ def load_routes(path: Path = TEMPLATE) -> list[Route]:
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         props = resource["Properties"]
+        variables = _variables(function_globals) | _variables(props)
         for event in props.get("Events", {}).values():
             if event["Type"] != "HttpApi":
                 continue
@@ -79,6 +87,8 @@ def load_routes(path: Path = TEMPLATE) -> list[Route]:
                     handler=props["Handler"],
                     memory_mb=int(props.get("MemorySize", function_globals.get("MemorySize", 128))),
                     timeout_seconds=int(props.get("Timeout", function_globals.get("Timeout", 3))),
+                    # What Powertools names a function's log lines and metrics in Lambda (its default when unset).
+                    service=str(variables.get("POWERTOOLS_SERVICE_NAME", "service_undefined")),
                 )
             )
     return routes

@@ -13,12 +13,6 @@ import pytest
 from tests.factories import TEST_JWT_SECRET, User, create_user
 
 
-@pytest.fixture
-def client(live_server: str) -> httpx.Client:
-    with httpx.Client(base_url=live_server, timeout=10) as http:
-        yield http
-
-
 def test_a_session_runs_from_start_to_completion_and_replays(client: httpx.Client, user: User) -> None:
     started = client.post("/agent/start", headers=user.auth, json={"goal": "Generate video ads for my SaaS product"})
     assert started.status_code == 201
@@ -118,15 +112,6 @@ def test_the_eleventh_free_run_of_the_day_is_429(client: httpx.Client, admin: ps
 def test_unknown_path_answers_in_the_error_format(client: httpx.Client) -> None:
     response = client.get("/v9/unknown")
     assert (response.status_code, response.json()["error_code"]) == (404, "NOT_FOUND")
-
-
-def test_cors_preflight_is_answered_like_the_http_api(client: httpx.Client) -> None:
-    response = client.options(
-        "/agent/start", headers={"origin": "http://localhost:5173", "access-control-request-method": "POST"}
-    )
-    assert response.status_code == 204
-    assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
-    assert "idempotency-key" in response.headers["access-control-allow-headers"]
 
 
 def test_session_events_stream_as_server_sent_events(client: httpx.Client, user: User) -> None:
