@@ -38,10 +38,10 @@ SSE_MAX_SECONDS = 900
 REFUSALS: dict[int, tuple[ErrorCode, str | None]] = {
     HTTPStatus.NOT_IMPLEMENTED: (ErrorCode.METHOD_NOT_ALLOWED, None),
     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: (
-        ErrorCode.VALIDATION_ERROR,
+        ErrorCode.HEADERS_TOO_LARGE,
         "The request headers are too large: at most 100 headers, each line at most 64 KB.",
     ),
-    HTTPStatus.REQUEST_URI_TOO_LONG: (ErrorCode.VALIDATION_ERROR, "The request line is too long: at most 64 KB."),
+    HTTPStatus.REQUEST_URI_TOO_LONG: (ErrorCode.URI_TOO_LONG, "The request line is too long: at most 64 KB."),
     HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: (ErrorCode.VALIDATION_ERROR, "Only HTTP/1.0 and HTTP/1.1 are served."),
 }
 MALFORMED_REQUEST = (ErrorCode.VALIDATION_ERROR, "The HTTP request is malformed.")
@@ -216,6 +216,8 @@ def configure_environment(database_url: str, data_dir: Path) -> None:
     os.environ.setdefault("CLICKHOUSE_LOCAL_PATH", str(data_dir / "clickhouse"))
     os.environ.setdefault("ENVIRONMENT", "local")
     os.environ.setdefault("SUPABASE_JWT_SECRET", devconfig.DEV_JWT_SECRET)
+    # Locally no SUPABASE_URL gives the issuer to expect; `make token` signs with the Supabase CLI's.
+    os.environ.setdefault("SUPABASE_JWT_ISSUER", devconfig.DEV_JWT_ISSUER)
     os.environ.setdefault("STRIPE_WEBHOOK_SECRET", devconfig.DEV_STRIPE_WEBHOOK_SECRET)
     os.environ.setdefault("STRIPE_SUBSCRIPTION_PRICE_ID", devconfig.DEV_STRIPE_PRICE_ID)
     # Names lines logged outside any function (start-up, seeding); a function's own name its service (function_logs.py).

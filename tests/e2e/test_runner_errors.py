@@ -42,9 +42,9 @@ def test_a_method_no_route_serves_is_not_allowed(client: httpx.Client, method: s
     assert {"GET", "POST"} <= {m.strip() for m in response.headers["allow"].split(",")}
 
 
-def test_headers_over_64_kb_are_a_validation_error_naming_the_limit(client: httpx.Client) -> None:
+def test_headers_over_64_kb_are_431_naming_the_limit(client: httpx.Client) -> None:
     response = client.get("/agent/status", headers={"x-padding": "a" * 70_000})
-    assert_error(response, 400, "VALIDATION_ERROR")
+    assert_error(response, 431, "HEADERS_TOO_LARGE")
     assert "header" in response.json()["error"].lower()
 
 
@@ -83,3 +83,10 @@ def test_a_stream_without_a_valid_token_is_unauthorized(client: httpx.Client, us
     session_id = client.post("/agent/start", headers=user.auth, json={"goal": "stream"}).json()["session_id"]
     response = client.get(f"/local/sessions/{session_id}/stream", params={"access_token": "not-a-token"})
     assert_error(response, 401, "UNAUTHORIZED")
+
+
+def test_a_request_line_over_64_kb_is_414(live_server: str) -> None:
+    answer = raw_exchange(live_server, b"GET /agent/status?x=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 414 ")
+    assert b'"error_code":"URI_TOO_LONG"' in body

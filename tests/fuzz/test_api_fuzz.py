@@ -104,6 +104,9 @@ def fuzz_user(admin: psycopg.Connection[Any], clickhouse: Any, live_server: str)
     from tests.conftest import reset_function_state
 
     user = create_user(admin, credits=1_000_000, plan="pro")
+    # `make fuzz` sends one user thousands of requests: lift the hourly API-call limit for this run, as an operator would.
+    api_calls = admin.execute("SELECT limit_count FROM agentmode.rate_limit_policies WHERE action = 'api_call'").fetchone()[0]
+    admin.execute("UPDATE agentmode.rate_limit_policies SET limit_count = 100000000 WHERE action = 'api_call'")
     add_memory(admin, user.id, memory_type="insight")
     _insert_project(admin, user.id)
     insert_spans(clickhouse, PROJECT_ID, _trace_spans())
@@ -121,6 +124,7 @@ def fuzz_user(admin: psycopg.Connection[Any], clickhouse: Any, live_server: str)
     os.environ["STRIPE_WEBHOOK_SECRET"] = STRIPE_TEST_SECRET
     reset_function_state()
     yield FuzzUser(user, session_id)
+    admin.execute("UPDATE agentmode.rate_limit_policies SET limit_count = %s WHERE action = 'api_call'", (api_calls,))
     if previous is None:
         os.environ.pop("STRIPE_WEBHOOK_SECRET", None)
     else:

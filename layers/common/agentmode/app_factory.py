@@ -36,9 +36,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-# Declared by the routes that enforce a quota, so the contract lists 429 only where it can happen.
+# Every authenticated route counts seed 001 §8's per-user API calls; routes with a quota of their own (and a provider's
+# limit) declare RATE_LIMITED instead, which names those too.
+API_CALLS_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorBody, "description": "RATE_LIMIT_EXCEEDED (the per-user API-call limit), with Retry-After"}
+}
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {
-    429: {"model": ErrorBody, "description": "RATE_LIMIT_EXCEEDED (a quota) or TOOL_RATE_LIMIT (a provider), with Retry-After"}
+    429: {
+        "model": ErrorBody,
+        "description": "RATE_LIMIT_EXCEEDED (API calls or this route's quota) or TOOL_RATE_LIMIT (a provider), with Retry-After",
+    }
 }
 
 
@@ -172,7 +179,8 @@ def create_app(
     request at a time, so blocking its event loop delays nobody, while FastAPI's threadpool hand-off for plain `def`
     routes cost about 4 ms per request here (status p50 5.5 ms -> 1.1 ms).
     """
-    responses = {status: spec for status, spec in ERROR_RESPONSES.items() if authenticated or status != 401}
+    without_jwt = {status: spec for status, spec in ERROR_RESPONSES.items() if status != 401}
+    responses = ERROR_RESPONSES | API_CALLS_LIMITED if authenticated else without_jwt
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, responses=responses)
     app.include_router(router)
     app.add_exception_handler(AppError, _app_error)

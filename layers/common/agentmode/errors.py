@@ -29,6 +29,8 @@ class ErrorCode(Enum):
     IDEMPOTENCY_KEY_REUSED = ErrorSpec(422, "This Idempotency-Key was already used with a different request.")
     WEBHOOK_SIGNATURE_INVALID = ErrorSpec(400, "The webhook signature could not be verified.")
     PAYLOAD_TOO_LARGE = ErrorSpec(413, "The request body is too large.")
+    URI_TOO_LONG = ErrorSpec(414, "The request line is too long.")
+    HEADERS_TOO_LARGE = ErrorSpec(431, "The request headers are too large.")
     RATE_LIMIT_EXCEEDED = ErrorSpec(429, "Rate limit exceeded.")
     TOOL_RATE_LIMIT = ErrorSpec(429, "Tool rate limit exceeded.")
     TOOL_TIMEOUT = ErrorSpec(504, "Tool execution timed out.")
