@@ -17,7 +17,7 @@ ifeq ($(origin USER),command line)
 TOKEN_USER := --user $(USER)
 endif
 
-.PHONY: install run token seed clickhouse-schema openapi lint test test-fast fuzz load build validate bench clean
+.PHONY: install run token seed clickhouse-schema openapi lint test test-fast fuzz load build validate bench clean mutation
 
 $(DEPS): requirements-dev.txt layers/common/requirements.txt $(wildcard functions/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -75,3 +75,6 @@ load: $(DEPS) ## bounded load test: 50 clients x 3,000 mixed requests over loopb
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+mutation: $(DEPS) ## mutation testing (scripts/mutation.py) of the state machine, traces cursor, auth and rate limits (Python + SQL), one table; slow, not part of `make test`; MUTATION_TARGETS=state picks some
+	$(PY) -m scripts.mutation $(MUTATION_TARGETS)

@@ -58,7 +58,9 @@ def apply_event(state: SessionState, event: EventRequest, now: datetime) -> Sess
         assert event.step_name is not None
         assert event.progress_percentage is not None
         moved = _enter_step(state, event.step_name)
-        progress = _overall_progress(len(state.completed_steps), event.progress_percentage / 100)
+        # A step already completed is already counted whole: a late (or re-run) report of it adds nothing.
+        share = 0.0 if event.step_name in state.completed_steps else event.progress_percentage / 100
+        progress = _overall_progress(len(state.completed_steps), share)
         return replace(moved, progress_percentage=max(state.progress_percentage, progress))
     if kind is EventKind.STEP_COMPLETED:
         assert event.step_name is not None
