@@ -87,7 +87,7 @@ TARGETS = (
     ),
     Target(
         "cursor",
-        ("tests/functional/test_traces_cursor.py", "tests/unit/test_traces_*.py"),
+        ("tests/functional/test_traces_cursor*.py", "tests/unit/test_traces_*.py"),
         source="functions/traces/traces/cursor.py",
     ),
     Target("auth", ("tests/unit/test_auth.py", "tests/security/test_jwt_attacks.py"), source="layers/common/agentmode/auth.py"),
