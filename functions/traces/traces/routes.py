@@ -1,6 +1,6 @@
 """The routes of the traces function: parse, authorize against Postgres, query ClickHouse, shape the response."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from traces.access import project_plan
 from traces.cursor import TRACE_ID_PATTERN, OrderBy, SortOrder
 from traces.project_metrics import project_metrics
 from traces.schemas import ProjectMetricsResponse, TraceDetailResponse, TraceListResponse
-from traces.time_range import TimeRange, resolve_range
+from traces.time_range import plan_floor_ns, resolve_range, within_plan
 from traces.trace_detail import trace_detail
 from traces.trace_list import ListRequest, list_traces
 
@@ -48,25 +48,24 @@ async def get_traces(
     cursor: Annotated[str | None, Query(min_length=1, max_length=1024, description="`next_cursor` of the previous page.")] = None,
 ) -> TraceListResponse:
     settings = get_settings()
+    cursor_key = cursors.signing_key(settings)
+    now = datetime.now(UTC)
     plan = project_plan(user, project_id)
     after = None
     if cursor is None:
-        time_range = resolve_range(start_time, end_time, plan, settings)
+        time_range = resolve_range(start_time, end_time, plan, settings, now)
     else:
-        after = cursors.decode(cursor)
-        if (
-            offset
-            or (after.order_by, after.sort_order) != (order_by, sort_order)
-            or after.filters != cursors.filters_fingerprint(str(project_id), span_name, query)
-        ):
+        after = cursors.verify(cursor, cursors.filters_fingerprint(str(project_id), span_name, query), cursor_key)
+        if offset or (after.order_by, after.sort_order) != (order_by, sort_order):
             raise AppError(
                 ErrorCode.VALIDATION_ERROR,
                 "A cursor continues the listing it came from: same filters and sort, no offset.",
                 {"field": "cursor"},
             )
-        time_range = TimeRange(after.start_ns, after.end_ns)
+        # The plan's window again, at this page's time: a cursor outlives the plan it was issued under.
+        time_range = within_plan(after.start_ns, after.end_ns, plan, settings, now)
     request = ListRequest(project_id, time_range, span_name, query, order_by, sort_order, limit, offset, after)
-    result = list_traces(get_clickhouse(settings), request)
+    result = list_traces(get_clickhouse(settings), request, cursor_key)
     metrics.add_metric(name="TraceListReads", unit="Count", value=1)
     return result
 
@@ -78,8 +77,10 @@ async def get_trace(
     trace_id: Annotated[str, Path(pattern=TRACE_ID_PATTERN, description="32 lowercase hex characters.")],
 ) -> TraceDetailResponse:
     settings = get_settings()
-    project_plan(user, project_id)
-    result = trace_detail(get_clickhouse(settings), project_id, trace_id.lower(), settings.trace_detail_max_spans)
+    earliest_ns = plan_floor_ns(project_plan(user, project_id), settings, datetime.now(UTC))
+    result = trace_detail(
+        get_clickhouse(settings), project_id, trace_id.lower(), settings.trace_detail_max_spans, earliest_ns=earliest_ns
+    )
     metrics.add_metric(name="TraceDetailReads", unit="Count", value=1)
     return result
 
@@ -88,7 +89,7 @@ async def _project_metrics(
     user: CurrentUser, project_id: ProjectId, start_time: StartTime = None, end_time: EndTime = None
 ) -> ProjectMetricsResponse:
     settings = get_settings()
-    time_range = resolve_range(start_time, end_time, project_plan(user, project_id), settings)
+    time_range = resolve_range(start_time, end_time, project_plan(user, project_id), settings, datetime.now(UTC))
     result = project_metrics(get_clickhouse(settings), project_id, time_range)
     metrics.add_metric(name="ProjectMetricsReads", unit="Count", value=1)
     return result

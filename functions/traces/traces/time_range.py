@@ -21,6 +21,9 @@ class TimeRange:
         return TimeWindow(start_time=from_ns(self.start_ns), end_time=from_ns(self.end_ns), plan_limited=self.plan_limited)
 
 
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+
 def to_ns(moment: datetime) -> int:
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
@@ -31,21 +34,28 @@ def from_ns(ns: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1_000)
 
 
-def resolve_range(
-    start: datetime | None, end: datetime | None, plan: Plan, settings: Settings, now: datetime | None = None
-) -> TimeRange:
+def resolve_range(start: datetime | None, end: datetime | None, plan: Plan, settings: Settings, now: datetime) -> TimeRange:
     """[start, end): end defaults to now, start to `traces_default_days` before end. Times without a zone are UTC."""
-    now = now or datetime.now(UTC)
     end_ns = to_ns(end) if end else to_ns(now)
-    start_ns = to_ns(start) if start else end_ns - settings.traces_default_days * 86_400 * 1_000_000_000
+    start_ns = to_ns(start) if start else end_ns - settings.traces_default_days * NS_PER_DAY
     if start_ns >= end_ns:
         raise AppError(ErrorCode.VALIDATION_ERROR, "start_time must be before end_time.", {"field": "start_time"})
-    start_ns, end_ns = _queryable(start_ns), _queryable(end_ns)
-    if plan == "free":
-        floor_ns = to_ns(now) - settings.traces_free_plan_days * 86_400 * 1_000_000_000
-        if start_ns < floor_ns:
-            return TimeRange(floor_ns, max(end_ns, floor_ns), plan_limited=True)
+    return within_plan(_queryable(start_ns), _queryable(end_ns), plan, settings, now)
+
+
+def within_plan(start_ns: int, end_ns: int, plan: Plan, settings: Settings, now: datetime) -> TimeRange:
+    """The part of [start, end) the plan sees at `now`: a start before the plan's floor moves up to it."""
+    floor_ns = plan_floor_ns(plan, settings, now)
+    if start_ns < floor_ns:
+        return TimeRange(floor_ns, max(end_ns, floor_ns), plan_limited=True)
     return TimeRange(start_ns, end_ns)
+
+
+def plan_floor_ns(plan: Plan, settings: Settings, now: datetime) -> int:
+    """The earliest trace start the plan sees at `now`: the free plan looks back `traces_free_plan_days`."""
+    if plan == "free":
+        return to_ns(now) - settings.traces_free_plan_days * NS_PER_DAY
+    return EARLIEST_NS
 
 
 # The window the queries can read. Traces are summarised per ClickHouse Date (1970-01-01 to 2149-06-06) and read with a

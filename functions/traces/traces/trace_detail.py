@@ -19,11 +19,14 @@ LIMIT {max_spans:UInt32}
 """
 
 
-def trace_detail(ch: ClickHouse, project_id: UUID, trace_id: str, max_spans: int) -> TraceDetailResponse:
+def trace_detail(ch: ClickHouse, project_id: UUID, trace_id: str, max_spans: int, *, earliest_ns: int) -> TraceDetailResponse:
+    """NOT_FOUND also for a trace that starts before `earliest_ns` (the plan's look-back), as the list would not show it."""
     rows = ch.query(DETAIL_SQL, {"project_id": str(project_id), "trace_id": trace_id, "max_spans": max_spans})
-    if not rows:
+    # Spans come in start order, so the first one's start is the trace's.
+    parsed = [json.loads(row["span"]) for row in rows]
+    if not parsed or int(parsed[0]["start_ns"]) < earliest_ns:
         raise AppError(ErrorCode.NOT_FOUND, "Trace not found.")
-    spans = _spans_with_depth([json.loads(row["span"]) for row in rows])
+    spans = _spans_with_depth(parsed)
     span_count = int(rows[0]["span_count"])
     return TraceDetailResponse(
         project_id=project_id,

@@ -130,7 +130,8 @@ def build_params(request: ListRequest) -> dict[str, str | int]:
     return params
 
 
-def list_traces(ch: ClickHouse, request: ListRequest) -> TraceListResponse:
+def list_traces(ch: ClickHouse, request: ListRequest, cursor_key: bytes) -> TraceListResponse:
+    """One page; its `next_cursor` is signed with `cursor_key` for this project and these filters."""
     rows = ch.query(build_sql(request), build_params(request))
     page, has_more = rows[: request.limit], len(rows) > request.limit
     totals_row = rows[0] if rows else _totals_without_page(ch, request)
@@ -141,7 +142,7 @@ def list_traces(ch: ClickHouse, request: ListRequest) -> TraceListResponse:
         range=request.time_range.window(),
         limit=request.limit,
         offset=request.offset,
-        next_cursor=_next_cursor(request, page[-1]) if has_more else None,
+        next_cursor=_next_cursor(request, page[-1], cursor_key) if has_more else None,
     )
 
 
@@ -192,15 +193,17 @@ def _trace_row(row: Row) -> TraceRow:
     )
 
 
-def _next_cursor(request: ListRequest, last: dict[str, Any]) -> str:
-    return cursors.encode(
-        Cursor(
-            o=request.order_by,
-            d=request.sort_order,
-            s=request.time_range.start_ns,
-            e=request.time_range.end_ns,
-            f=cursors.filters_fingerprint(str(request.project_id), request.span_name, request.query),
-            k=str(last[CURSOR_VALUE_COLUMN[request.order_by]]),
-            t=last["trace_id"],
-        )
+def _next_cursor(request: ListRequest, last: dict[str, Any], cursor_key: bytes) -> str:
+    position = Cursor(
+        o=request.order_by,
+        d=request.sort_order,
+        s=request.time_range.start_ns,
+        e=request.time_range.end_ns,
+        k=str(last[CURSOR_VALUE_COLUMN[request.order_by]]),
+        t=last["trace_id"],
     )
+    return cursors.sign(position, fingerprint(request), cursor_key)
+
+
+def fingerprint(request: ListRequest) -> str:
+    return cursors.filters_fingerprint(str(request.project_id), request.span_name, request.query)
