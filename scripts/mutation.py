@@ -90,11 +90,25 @@ TARGETS = (
         ("tests/functional/test_traces_cursor*.py", "tests/unit/test_traces_*.py"),
         source="functions/traces/traces/cursor.py",
     ),
-    Target("auth", ("tests/unit/test_auth.py", "tests/security/test_jwt_attacks.py"), source="layers/common/agentmode/auth.py"),
-    Target("rate_limits", ("tests/functional/test_rate_limits*.py",), source="layers/common/agentmode/rate_limits.py"),
+    Target(
+        "auth",
+        (
+            "tests/unit/test_auth.py",
+            "tests/functional/test_odd_tokens.py",
+            "tests/functional/test_api_calls.py",
+            "tests/functional/test_observability.py",
+            "tests/security/test_jwt_attacks.py",
+        ),
+        source="layers/common/agentmode/auth.py",
+    ),
+    Target(
+        "rate_limits",
+        ("tests/functional/test_rate_limits.py", "tests/functional/test_api_calls.py"),
+        source="layers/common/agentmode/rate_limits.py",
+    ),
     Target(
         "rate_limits_sql",
-        ("tests/functional/test_rate_limits*.py",),
+        ("tests/functional/test_rate_limits.py", "tests/functional/test_api_calls.py"),
         sql_functions=("check_rate_limit", "take_quota", "take_api_call"),
     ),
 )

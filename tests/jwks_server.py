@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,6 +16,10 @@ class JwksServer:
 
     def __init__(self) -> None:
         self.keys: list[dict[str, Any]] = []
+        # Served instead of {"keys": keys} when set, for a document of the wrong shape.
+        self.document: Any = None
+        # Seconds to wait before answering, to play a JWKS endpoint that hangs.
+        self.delay = 0.0
         self.fetches = 0
         prefix = f"/{uuid.uuid4().hex}"
         outer = self
@@ -22,7 +27,8 @@ class JwksServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.fetches += 1
-                body = json.dumps({"keys": outer.keys}).encode()
+                time.sleep(outer.delay)
+                body = json.dumps({"keys": outer.keys} if outer.document is None else outer.document).encode()
                 self.send_response(200 if self.path == f"{prefix}{JWKS_PATH}" else 404)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))

@@ -1,9 +1,12 @@
 """Supabase JWT verification: HS256 with the project secret, ES256/RS256 with the project's JWKS, and the attacks."""
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
+import math
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -146,12 +149,13 @@ def test_hs256_token_signed_with_the_public_key_is_rejected(jwks: JwksServer) ->
 def test_es256_token_with_kid_of_a_different_key_type_is_rejected(jwks: JwksServer) -> None:
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwks.keys = [public_jwk(rsa_key, "r1")]
-    rejected(jwt.encode(claims(), ec_key(), algorithm="ES256", headers={"kid": "r1"}), settings_for(jwks.url))
+    token = jwt.encode(claims(), ec_key(), algorithm="ES256", headers={"kid": "r1"})
+    assert rejected(token, settings_for(jwks.url)).details["reason"] == "key does not match algorithm"
 
 
 def test_hs256_tokens_are_refused_when_no_secret_is_configured() -> None:
     token = jwt.encode(claims(), SECRET, algorithm="HS256")
-    rejected(token, Settings(supabase_jwt_secret=""))
+    assert rejected(token, Settings(supabase_jwt_secret="")).details["reason"] == "HS256 tokens are not accepted"
 
 
 @pytest.mark.parametrize(
@@ -269,3 +273,58 @@ def test_a_malformed_jwks_entry_does_not_hide_the_good_ones(jwks: JwksServer) ->
     jwks.keys = [broken, {"kty": "EC"}, "not an object", public_jwk(key, "k1")]  # type: ignore[list-item]
     assert verify_token(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"}), settings_for(jwks.url))
     rejected(jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "broken"}), settings_for(jwks.url))
+
+
+def test_the_user_of_a_request_cannot_be_changed_once_verified() -> None:
+    user = verify_token(jwt.encode(claims(), SECRET, algorithm="HS256"), settings_for())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        user.id = uuid.uuid4()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("url_configured", [True, False], ids=["no-kid", "no-supabase-url"])
+def test_an_asymmetric_token_without_a_resolvable_key_is_rejected(jwks: JwksServer, url_configured: bool) -> None:
+    key = ec_key()
+    jwks.keys = [public_jwk(key, "k1")]
+    headers = {} if url_configured else {"kid": "k1"}
+    token = jwt.encode(claims(), key, algorithm="ES256", headers=headers)
+    settings = settings_for(jwks.url if url_configured else "")
+    assert rejected(token, settings).details["reason"] == "asymmetric token without a resolvable key"
+    assert jwks.fetches == 0
+
+
+def test_a_jwks_that_is_not_an_object_is_no_keys(jwks: JwksServer) -> None:
+    key = ec_key()
+    jwks.document = [public_jwk(key, "k1")]
+    token = jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"})
+    assert rejected(token, settings_for(jwks.url)).details["reason"] == "unknown signing key"
+
+
+def test_a_hanging_jwks_endpoint_fails_within_the_fetch_timeout(jwks: JwksServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "JWKS_FETCH_TIMEOUT_SECONDS", 0.3)
+    jwks.delay = 3.0
+    key = ec_key()
+    token = jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"})
+    outcome: list[AppError] = []
+    worker = threading.Thread(target=lambda: outcome.append(rejected(token, settings_for(jwks.url))), daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(timeout=2.0)
+    assert not worker.is_alive(), "the JWKS fetch waited past its timeout"
+    assert time.monotonic() - started < 2.0
+    assert outcome[0].details["reason"] == "unknown signing key"
+
+
+def test_an_expiry_within_the_clock_skew_is_accepted() -> None:
+    exp = int(time.time()) - (auth.CLOCK_SKEW_SECONDS - 1)
+    assert verify_token(jwt.encode(claims(exp=exp), SECRET, algorithm="HS256"), settings_for())
+
+
+def test_an_expiry_just_past_the_clock_skew_is_rejected() -> None:
+    exp = math.ceil(time.time()) - (auth.CLOCK_SKEW_SECONDS + 1)
+    assert rejected(jwt.encode(claims(exp=exp), SECRET, algorithm="HS256"), settings_for()).details["reason"] == (
+        "ExpiredSignatureError"
+    )
+
+
+def test_the_clock_skew_is_five_seconds() -> None:
+    assert auth.CLOCK_SKEW_SECONDS == 5

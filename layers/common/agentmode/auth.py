@@ -23,6 +23,8 @@ ASYMMETRIC_ALGORITHMS = {"ES256": "EC", "RS256": "RSA"}
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
 # An unknown kid forces a JWKS refetch (keys rotate); this bounds how often a stream of forged kids can make us fetch.
 MIN_FORCED_REFRESH_SECONDS = 30.0
+# Clocks of Supabase Auth and Lambda may differ a little: exp and nbf are honoured this many seconds either way.
+CLOCK_SKEW_SECONDS = 5
 # Python's UUID() also takes braces, `urn:uuid:` and missing hyphens; Postgres' ::uuid cast in auth.uid() does not.
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 # The claims RLS and the functions read (auth.uid(), auth.role(), auth.jwt() ->> 'email'); no other claim reaches Postgres.
@@ -129,7 +131,7 @@ def verify_token(token: str, settings: Settings) -> AuthUser:
             audience=settings.jwt_audience,
             issuer=settings.expected_issuer() or None,
             options={"require": ["exp", "sub", "aud"]},
-            leeway=5,
+            leeway=CLOCK_SKEW_SECONDS,
         )
     except jwt.PyJWTError as exc:
         raise _unauthorized(type(exc).__name__) from None
