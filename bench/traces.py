@@ -34,7 +34,7 @@ from local.clickhouse_schema import apply_schema  # noqa: E402
 from local.trace_generator import TraceBatch, generate, trace_id_of  # noqa: E402
 from traces import cursor as cursors  # noqa: E402
 from traces.project_metrics import project_metrics  # noqa: E402
-from traces.time_range import TimeRange, to_ns  # noqa: E402
+from traces.time_range import EARLIEST_NS, TimeRange, to_ns  # noqa: E402
 from traces.trace_detail import trace_detail  # noqa: E402
 from traces.trace_list import ListRequest, list_traces  # noqa: E402
 
@@ -108,11 +108,16 @@ def timed(runs: int, call: Callable[[int], object]) -> dict[str, float]:
     }
 
 
+# The key of the local and test environments: the bench signs and verifies its own cursors in-process.
+CURSOR_KEY = cursors.LOCAL_AND_TEST_ONLY_CURSOR_KEY
+
+
 def cursor_at_page(ch: EmbeddedClickHouse, request: ListRequest, page: int) -> ListRequest:
+    fingerprint = cursors.filters_fingerprint(str(request.project_id), request.span_name, request.query)
     for _ in range(page - 1):
-        next_cursor = list_traces(ch, request).next_cursor
+        next_cursor = list_traces(ch, request, CURSOR_KEY).next_cursor
         assert next_cursor is not None, "fewer pages than asked"
-        request = replace(request, after=cursors.decode(next_cursor))
+        request = replace(request, after=cursors.verify(next_cursor, fingerprint, CURSOR_KEY))
     return request
 
 
@@ -124,7 +129,7 @@ def measure(ch: EmbeddedClickHouse, projects: int, traces: int, runs: int) -> di
 
     def first_page(i: int, order_by: Any = "start_time") -> object:
         request = ListRequest(ids[i % projects], week, None, None, order_by, "desc", PAGE, 0, None)
-        return list_traces(ch, request)
+        return list_traces(ch, request, CURSOR_KEY)
 
     page_50 = [cursor_at_page(ch, ListRequest(p, month, None, None, "start_time", "desc", PAGE, 0, None), 50) for p in ids]
     detail_targets = [(ids[n % projects], trace_id_of(1, str(ids[n % projects]), rng.randrange(traces))) for n in range(runs + 1)]
@@ -134,17 +139,21 @@ def measure(ch: EmbeddedClickHouse, projects: int, traces: int, runs: int) -> di
         "list_first_page_span_name_filter": timed(
             runs,
             lambda i: list_traces(
-                ch, ListRequest(ids[i % projects], week, "tool.render_video", None, "start_time", "desc", PAGE, 0, None)
+                ch,
+                ListRequest(ids[i % projects], week, "tool.render_video", None, "start_time", "desc", PAGE, 0, None),
+                CURSOR_KEY,
             ),
         ),
-        "list_page_50_by_cursor": timed(runs, lambda i: list_traces(ch, page_50[i % projects])),
+        "list_page_50_by_cursor": timed(runs, lambda i: list_traces(ch, page_50[i % projects], CURSOR_KEY)),
         "list_page_50_by_offset": timed(
             runs,
             lambda i: list_traces(
-                ch, ListRequest(ids[i % projects], month, None, None, "start_time", "desc", PAGE, 49 * PAGE, None)
+                ch,
+                ListRequest(ids[i % projects], month, None, None, "start_time", "desc", PAGE, 49 * PAGE, None),
+                CURSOR_KEY,
             ),
         ),
-        "detail": timed(runs, lambda i: trace_detail(ch, *detail_targets[i], 10_000)),
+        "detail": timed(runs, lambda i: trace_detail(ch, *detail_targets[i], 10_000, earliest_ns=EARLIEST_NS)),
         "metrics_30_days": timed(runs, lambda i: project_metrics(ch, ids[i % projects], month)),
         "plain_group_by_list_page": timed(
             runs,
@@ -167,7 +176,9 @@ def check(ch: EmbeddedClickHouse, projects: int) -> dict[str, Any]:
     """The summaries agree with the spans: counts, errors, tokens and cost of one project's 7 days, summed both ways."""
     project = str(project_ids(projects)[0])
     week = TimeRange(to_ns(END - timedelta(days=7)), to_ns(END))
-    listed = list_traces(ch, ListRequest(uuid.UUID(project), week, None, None, "start_time", "desc", 1, 0, None)).totals
+    listed = list_traces(
+        ch, ListRequest(uuid.UUID(project), week, None, None, "start_time", "desc", 1, 0, None), CURSOR_KEY
+    ).totals
     [raw] = ch.query(
         "SELECT uniqExact(TraceId) AS traces, count() AS spans, sum(is_error) AS errors, sum(total_tokens) AS tokens,"
         " toFloat64(sum(cost)) AS cost FROM otel_traces WHERE project_id = {p:String} AND TraceId IN ("
