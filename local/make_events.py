@@ -56,7 +56,6 @@ QUERIES = {
 }
 DEMO_TRACE_ID = trace_id_of(1, str(DEMO_PROJECT_ID), 0)
 CONCRETE_PATHS = {
-    "ANY /{proxy+}": ("GET", "/agent/unknown"),
     "GET /v4/traces/{trace_id}": ("GET", f"/v4/traces/{DEMO_TRACE_ID}"),
 }
 PATH_PARAMETERS = {"GET /v4/traces/{trace_id}": {"trace_id": DEMO_TRACE_ID}}
@@ -103,7 +102,7 @@ def main() -> None:
             headers=headers,
             body=body,
             route_key=route.route_key,
-            path_parameters={"proxy": path.strip("/")} if route.greedy else PATH_PARAMETERS.get(route.route_key, {}),
+            path_parameters=PATH_PARAMETERS.get(route.route_key, {}),
         )
         target = EVENTS_DIR / file_name(route.route_key)
         target.write_text(json.dumps(event, indent=2) + "\n")

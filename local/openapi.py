@@ -13,15 +13,12 @@ from local.stack import ROOT
 from local.template_routes import load_routes
 
 OPENAPI_PATH = ROOT / "openapi.json"
-CATCH_ALL = "/{proxy+}"
 
 
 def merged_openapi() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for route in sorted(load_routes(), key=lambda r: (r.path, r.method)):
-        if route.path == CATCH_ALL:
-            continue
         load_handler(route.code_uri, route.handler)
         app = sys.modules[f"lambda_{route.code_uri.name}_app"].app
         document = app.openapi()

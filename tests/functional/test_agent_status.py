@@ -80,15 +80,3 @@ def test_events_paging_is_validated(admin: psycopg.Connection[Any], user: User, 
     session = create_session(admin, user.id)
     result = invoke("GET", "/agent/events", headers=user.auth, query={"session_id": str(session), **query})
     assert (result.status, result.body["error_code"]) == (400, "VALIDATION_ERROR")
-
-
-def test_unknown_route_answers_not_found_in_the_error_format(user: User) -> None:
-    result = invoke("GET", "/agent/nothing-here", headers=user.auth)
-    assert (result.status, result.body["error_code"]) == (404, "NOT_FOUND")
-    assert set(result.body) == {"error", "error_code", "details", "timestamp", "request_id"}
-
-
-def test_wrong_method_on_a_known_path_is_not_found_through_the_catch_all(user: User) -> None:
-    result = invoke("DELETE", "/agent/status", headers=user.auth)
-    assert result.status in (404, 405)
-    assert result.body["error_code"] in ("NOT_FOUND", "METHOD_NOT_ALLOWED")

@@ -31,7 +31,7 @@ def test_unhandled_exception_is_500_internal_error_without_a_trace(
 def test_request_id_is_the_api_gateway_request_id(user: User) -> None:
     from tests.lambda_invoke import invoke_event, load_event
 
-    event = load_event("proxy_any.json")
+    event = load_event("agent_status_get.json")
     event["requestContext"]["requestId"] = "apigw-request-123"
     assert invoke_event(event).body["request_id"] == "apigw-request-123"
 

@@ -19,7 +19,6 @@ EXPECTED_STATUS: dict[str, int | tuple[int, ...]] = {
     "agent_event_post.json": 200,
     "agent_status_get.json": 200,
     "agent_events_get.json": 200,
-    "proxy_any.json": 404,
     "v4_stripe-webhook_post.json": 200,
     "v4_traces_get.json": 200,
     "v4_traces_trace_id_get.json": 200,

@@ -177,7 +177,6 @@ SLOTS = [
         for route in ("GET /v4/meterics/project", "GET /v4/metrics/project")
         for name in ("project_id", "start_time", "end_time")
     ),
-    typed("ANY /{proxy+}", "path", "proxy", accepts=((404, "NOT_FOUND"),)),
 ]
 
 

@@ -188,7 +188,7 @@ def test_a_huge_stripe_signature_is_400_and_writes_nothing(admin: psycopg.Connec
     assert changed_tables(before, fingerprint(admin)) == []
 
 
-@pytest.mark.parametrize("path", ["/v4/traces/" + "a" * 100_000, "/" + "a" * 100_000, "/agent/" + "a/" * 20_000])
+@pytest.mark.parametrize("path", ["/v4/traces/" + "a" * 100_000])
 def test_a_huge_path_is_4xx(me: Target, path: str) -> None:
     result = invoke("GET", path, headers=me.user.auth, query={"project_id": str(me.project_id)})
 
