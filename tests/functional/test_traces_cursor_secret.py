@@ -19,6 +19,7 @@ from tests.functional.test_traces_detail_metrics import get_trace
 from tests.functional.test_traces_list import list_traces
 from tests.trace_data import NOW, create_project, simple_trace
 from traces import cursor as cursors
+from traces import routes as traces_routes
 
 DEPLOYED_SECRET = "a-deployed-cursor-secret-of-some-length"
 
@@ -29,10 +30,12 @@ def project(clickhouse: ClickHouse, admin: psycopg.Connection[Any], user: User) 
 
 
 @pytest.fixture
-def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """A container of a deployed stage (prod); each test sets the secret or leaves it out."""
+def deployed(monkeypatch: pytest.MonkeyPatch, clickhouse: ClickHouse) -> Iterator[pytest.MonkeyPatch]:
+    """A container of a deployed stage (prod); each test sets the secret or leaves it out. Its ClickHouse server is
+    the session's chDB, handed in: deployed, the function itself refuses to fall back to chDB."""
     monkeypatch.setenv("ENVIRONMENT", "prod")
     monkeypatch.delenv("TRACES_CURSOR_SECRET", raising=False)
+    monkeypatch.setattr(traces_routes, "get_clickhouse", lambda settings=None: clickhouse)
     reset_function_state()
     yield monkeypatch
     monkeypatch.undo()

@@ -1,5 +1,6 @@
-"""Which secret settings a function's code reads: a `.<secret field>` of the settings in its own folder, or in a layer
-module it imports, directly or through other layer modules (imports made for type checking only do not count)."""
+"""Which secret settings a function's code reads: `secret_value("<secret field>")` or `is_configured(…)`
+(agentmode.runtime_secrets), or a `.<secret field>` of the settings, in its own folder or in a layer module it
+imports, directly or through other layer modules (imports made for type checking only do not count)."""
 
 import ast
 from pathlib import Path
@@ -11,6 +12,7 @@ from local.stack import ROOT
 
 LAYER = ROOT / "layers" / "common"
 SECRET_FIELDS = {name for name, field in Settings.model_fields.items() if field.annotation is SecretStr}
+SECRET_READERS = {"secret_value", "is_configured"}
 
 
 def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
@@ -25,6 +27,17 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
         found.append(node)
         pending.extend(ast.iter_child_nodes(node))
     return found
+
+
+def _secret_named(node: ast.AST) -> str | None:
+    """The field a node reads: `settings.<field>`, or the literal first argument of a runtime_secrets reader."""
+    if isinstance(node, ast.Attribute) and node.attr in SECRET_FIELDS:
+        return node.attr
+    if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Constant):
+        return None
+    called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+    field = node.args[0].value
+    return field if called in SECRET_READERS and field in SECRET_FIELDS else None
 
 
 def _layer_module(dotted: str) -> Path | None:
@@ -52,6 +65,6 @@ def secrets_read_by(function_dir: Path) -> set[str]:
         source = pending.pop()
         seen.add(source)
         nodes = _runtime_nodes(ast.parse(source.read_text()))
-        read |= {node.attr.upper() for node in nodes if isinstance(node, ast.Attribute) and node.attr in SECRET_FIELDS}
+        read |= {field.upper() for node in nodes if (field := _secret_named(node))}
         pending |= _imports(nodes) - seen
     return read

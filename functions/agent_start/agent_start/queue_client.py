@@ -52,6 +52,11 @@ _queue: AgentQueue | None = None
 def get_queue() -> AgentQueue:
     global _queue
     if _queue is None:
-        url = get_settings().agent_queue_url
+        settings = get_settings()
+        if not settings.agent_queue_url and settings.is_deployed():
+            # Logging the message instead would debit credits for a run no worker ever receives.
+            logger.error("AGENT_QUEUE_URL is not set: runs cannot be queued", extra={"setting": "AGENT_QUEUE_URL"})
+            raise AppError(ErrorCode.SERVICE_UNAVAILABLE, details={"service": "agent_queue", "reason": "not configured"})
+        url = settings.agent_queue_url
         _queue = SqsQueue(url) if url else LogQueue()
     return _queue

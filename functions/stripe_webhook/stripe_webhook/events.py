@@ -8,6 +8,7 @@ import stripe
 
 from agentmode.app_factory import unstorable
 from agentmode.errors import AppError, ErrorCode
+from agentmode.observability import logger
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 
@@ -23,6 +24,7 @@ class StripeEvent:
 def verified_event(raw_body: bytes, signature_header: str | None, secret: str) -> StripeEvent:
     """Checks the v1 signature over the exact raw bytes Stripe sent, then parses them; anything off is a 400."""
     if not secret:
+        logger.error("STRIPE_WEBHOOK_SECRET is not set: events cannot be verified", extra={"setting": "STRIPE_WEBHOOK_SECRET"})
         raise AppError(ErrorCode.SERVICE_UNAVAILABLE, details={"service": "stripe_webhook", "reason": "not configured"})
     try:
         stripe.WebhookSignature.verify_header(raw_body.decode("utf-8"), signature_header, secret, SIGNATURE_TOLERANCE_SECONDS)

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from agentmode.db import Connection, jsonb
+from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
 from agentmode.settings import Settings
 from stripe_webhook import billing
@@ -91,6 +92,18 @@ def _replay_parked(conn: Connection, subscription_id: str, context: Context) -> 
         )
 
 
+def _pro_price(settings: Settings, event: StripeEvent) -> str:
+    """STRIPE_SUBSCRIPTION_PRICE_ID; deployed without it, a checkout is answered 503 (Stripe retries it for days)
+    rather than ignored: a paid checkout must not be dropped for a missing setting."""
+    if not settings.stripe_subscription_price_id and settings.is_deployed():
+        logger.error(
+            "STRIPE_SUBSCRIPTION_PRICE_ID is not set: checkout not applied, Stripe will retry",
+            extra={"setting": "STRIPE_SUBSCRIPTION_PRICE_ID", "event_id": event.id},
+        )
+        raise AppError(ErrorCode.SERVICE_UNAVAILABLE, details={"service": "stripe_webhook", "reason": "not configured"})
+    return settings.stripe_subscription_price_id
+
+
 def on_checkout_completed(conn: Connection, event: StripeEvent, context: Context) -> Outcome:
     """checkout.session.completed: the org named by client_reference_id (or metadata.org_id) becomes pro."""
     session = event.object
@@ -102,7 +115,7 @@ def on_checkout_completed(conn: Connection, event: StripeEvent, context: Context
         return Outcome("ignored_no_org")
     details = context.fetched["session"]
     prices = {str((item.get("price") or {}).get("id")) for item in (details.get("line_items") or {}).get("data") or []}
-    if context.settings.stripe_subscription_price_id not in prices:
+    if _pro_price(context.settings, event) not in prices:
         logger.warning("checkout for another price", extra={"event_id": event.id, "org_id": str(org_id)})
         return Outcome("ignored_price", org_id)
     if session.get("payment_status") not in ("paid", "no_payment_required"):

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
 from agentmode.errors import ErrorBody
+from agentmode.runtime_secrets import secret_value
 from agentmode.settings import get_settings
 from stripe_webhook.events import verified_event
 from stripe_webhook.service import handle_event
@@ -30,6 +31,6 @@ async def receive_stripe_event(
 ) -> WebhookAck:
     """Any failure answers 5xx so that Stripe retries; only a verified event that was handled (or is a duplicate) is 200."""
     settings = get_settings()
-    event = verified_event(await request.body(), stripe_signature, settings.stripe_webhook_secret.get_secret_value())
+    event = verified_event(await request.body(), stripe_signature, secret_value("stripe_webhook_secret", settings))
     outcome = handle_event(event, settings, stripe_api_for)
     return WebhookAck(event_id=event.id, outcome=outcome.name)

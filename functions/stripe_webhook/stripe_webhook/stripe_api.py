@@ -11,6 +11,7 @@ import stripe
 
 from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
+from agentmode.runtime_secrets import secret_value
 from agentmode.settings import Settings
 
 STRIPE_RETRY_AFTER_MS = 5000
@@ -29,10 +30,8 @@ def _unavailable(reason: str) -> AppError:
 
 
 class StripeClientApi:
-    def __init__(self, settings: Settings) -> None:
-        key = settings.stripe_secret_key.get_secret_value()
-        if not key:
-            raise _unavailable("STRIPE_SECRET_KEY is not set")
+    def __init__(self, settings: Settings, key: str) -> None:
+        self.key = key
         self.client = stripe.StripeClient(
             key,
             base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
@@ -58,12 +57,17 @@ class StripeClientApi:
         return result
 
 
-_clients: dict[tuple[str, str], StripeClientApi] = {}
+_clients: dict[str, StripeClientApi] = {}
 
 
 def stripe_api_for(settings: Settings) -> StripeApi:
-    """One client per container, so its HTTP connection to Stripe is reused across events."""
-    key = (settings.stripe_api_base, settings.stripe_secret_key.get_secret_value())
-    if key not in _clients:
-        _clients[key] = StripeClientApi(settings)
-    return _clients[key]
+    """One client per container, so its HTTP connection to Stripe is reused across events; a rotated
+    STRIPE_SECRET_KEY (read per event, runtime_secrets caches it) replaces it once the key's cache age passes."""
+    key = secret_value("stripe_secret_key", settings)
+    if not key:
+        logger.error("STRIPE_SECRET_KEY is not set: Stripe cannot be read", extra={"setting": "STRIPE_SECRET_KEY"})
+        raise _unavailable("STRIPE_SECRET_KEY is not set")
+    client = _clients.get(settings.stripe_api_base)
+    if client is None or client.key != key:
+        client = _clients[settings.stripe_api_base] = StripeClientApi(settings, key)
+    return client

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
+from agentmode.runtime_secrets import secret_value
 from agentmode.settings import Settings
 from traces.time_range import EARLIEST_NS, LATEST_NS
 
@@ -73,7 +74,7 @@ class Cursor(BaseModel):
 
 def signing_key(settings: Settings) -> bytes:
     """TRACES_CURSOR_SECRET; the public local key only in local and test, never an unsigned cursor elsewhere."""
-    secret = settings.traces_cursor_secret.get_secret_value()
+    secret = secret_value("traces_cursor_secret", settings)
     if secret:
         return secret.encode()
     if settings.environment in ENVIRONMENTS_WITH_LOCAL_KEY:

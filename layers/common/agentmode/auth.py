@@ -17,6 +17,7 @@ from agentmode import rate_limits
 from agentmode.app_factory import unstorable
 from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
+from agentmode.runtime_secrets import secret_value
 from agentmode.settings import Settings, get_settings
 
 ASYMMETRIC_ALGORITHMS = {"ES256": "EC", "RS256": "RSA"}
@@ -105,7 +106,7 @@ def _verification_key(header: dict[str, Any], settings: Settings) -> Any:
     if not isinstance(alg, str):  # a list or object here would fail the lookups below as a TypeError (500)
         raise _unauthorized("unsupported algorithm")
     if alg == "HS256":
-        secret = settings.supabase_jwt_secret.get_secret_value()
+        secret = secret_value("supabase_jwt_secret", settings)
         if not secret:
             raise _unauthorized("HS256 tokens are not accepted")
         return secret
@@ -117,7 +118,19 @@ def _verification_key(header: dict[str, Any], settings: Settings) -> Any:
     raise _unauthorized("unsupported algorithm")
 
 
+def _issuer(settings: Settings) -> str | None:
+    """The `iss` to require; deployed, one must be known (an empty one would skip the check)."""
+    issuer = settings.expected_issuer()
+    if not issuer and settings.is_deployed():
+        logger.error(
+            "SUPABASE_URL and SUPABASE_JWT_ISSUER are not set: tokens cannot be checked", extra={"setting": "SUPABASE_URL"}
+        )
+        raise AppError(ErrorCode.SERVICE_UNAVAILABLE, details={"service": "auth", "reason": "not configured"})
+    return issuer or None
+
+
 def verify_token(token: str, settings: Settings) -> AuthUser:
+    issuer = _issuer(settings)
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -129,7 +142,7 @@ def verify_token(token: str, settings: Settings) -> AuthUser:
             key,
             algorithms=[header["alg"]],
             audience=settings.jwt_audience,
-            issuer=settings.expected_issuer() or None,
+            issuer=issuer,
             options={"require": ["exp", "sub", "aud"]},
             leeway=CLOCK_SKEW_SECONDS,
         )

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
+from agentmode.runtime_secrets import secret_value
 from agentmode.settings import Settings, get_settings
 
 Params = Mapping[str, str | int | float]
@@ -92,16 +93,16 @@ def _as_text(params: Params) -> dict[str, str]:
 
 
 class RemoteClickHouse:
-    """A ClickHouse server (ClickHouse Cloud) over HTTPS, one client per container."""
+    """A ClickHouse server (ClickHouse Cloud) over HTTPS, one client per container (and per password)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, password: str) -> None:
         import clickhouse_connect
 
         self._client = clickhouse_connect.get_client(
             host=settings.clickhouse_host,
             port=settings.clickhouse_port,
             username=settings.clickhouse_user,
-            password=settings.clickhouse_password.get_secret_value(),
+            password=password,
             database=settings.clickhouse_database,
             secure=settings.clickhouse_secure,
             # The driver truncates timeouts to whole seconds (0.5 would become 0, an error): round up instead.
@@ -149,7 +150,8 @@ def close_embedded() -> None:
 
 _opened: dict[tuple[str, float], EmbeddedClickHouse] = {}
 _remote_lock = threading.Lock()
-_remote: dict[tuple[str, int, str], RemoteClickHouse] = {}
+# Each client with the password it was built with: a rotated CLICKHOUSE_PASSWORD replaces it.
+_remote: dict[tuple[str, int, str], tuple[str, RemoteClickHouse]] = {}
 
 
 def forget_remote_clients() -> None:
@@ -159,18 +161,25 @@ def forget_remote_clients() -> None:
 
 
 def get_clickhouse(settings: Settings | None = None) -> ClickHouse:
-    """The container's ClickHouse: the server in CLICKHOUSE_HOST, else chDB under CLICKHOUSE_LOCAL_PATH."""
+    """The container's ClickHouse: the server in CLICKHOUSE_HOST, else (local runs and tests only) chDB under
+    CLICKHOUSE_LOCAL_PATH. CLICKHOUSE_PASSWORD is read per call (runtime_secrets caches it), so a rotated password
+    gets a new client once its cache age passes."""
     settings = settings or get_settings()
     if not settings.clickhouse_host:
+        if settings.is_deployed():
+            # chDB is not shipped to Lambda (its import would fail as a 500), and it holds no deployed traces anyway.
+            logger.error("CLICKHOUSE_HOST is not set: no ClickHouse server to read", extra={"setting": "CLICKHOUSE_HOST"})
+            raise _unavailable("not configured")
         return _embedded(settings.clickhouse_local_path, settings.clickhouse_query_timeout_seconds)
+    password = secret_value("clickhouse_password", settings)
     key = (settings.clickhouse_host, settings.clickhouse_port, settings.clickhouse_database)
     from clickhouse_connect.driver.exceptions import Error as DriverError
 
     with _remote_lock:
-        if key not in _remote:
+        if key not in _remote or _remote[key][0] != password:
             try:
-                _remote[key] = RemoteClickHouse(settings)
+                _remote[key] = (password, RemoteClickHouse(settings, password))
             except (DriverError, OSError) as exc:
                 logger.warning("clickhouse connect failed", extra={"error_type": type(exc).__name__})
                 raise _unavailable("connect failed") from None
-        return _remote[key]
+        return _remote[key][1]

@@ -15,7 +15,9 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from agentmode.errors import AppError, ErrorCode
-from agentmode.settings import get_settings
+from agentmode.observability import logger
+from agentmode.runtime_secrets import is_configured, secret_value
+from agentmode.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # auth's request dependency calls into this module
     from agentmode.auth import AuthUser
@@ -41,10 +43,16 @@ def _unavailable(reason: str) -> AppError:
 
 
 def get_connection() -> Connection:
-    """The container's connection, reopened if a previous invocation left it closed or broken."""
+    """The container's connection, reopened if a previous invocation left it closed or broken.
+
+    DATABASE_URL is read (runtime_secrets) only to open a connection: a rotated URL is used by the connections
+    opened once the secret's cache age has passed; connections opened before stay on the old credentials until they
+    fail or close (Postgres keeps a session whose password changed). So the old credentials must stay valid for at
+    least the cache age.
+    """
     if _local.conn is None or _local.conn.closed or _local.conn.broken:
         settings = get_settings()
-        url = settings.database_url.get_secret_value()
+        url = _database_url(settings)
         try:
             _local.conn = psycopg.connect(
                 make_conninfo(url, **_one_address(url)),
@@ -58,6 +66,14 @@ def get_connection() -> Connection:
         except psycopg.OperationalError:
             raise _unavailable("connect failed") from None
     return _local.conn
+
+
+def _database_url(settings: Settings) -> str:
+    """Deployed, DATABASE_URL must be given: its default (a local server) would only hide the missing setting."""
+    if settings.is_deployed() and not is_configured("database_url", settings):
+        logger.error("DATABASE_URL is not set: no database to connect to", extra={"setting": "DATABASE_URL"})
+        raise _unavailable("not configured")
+    return secret_value("database_url", settings)
 
 
 def _one_address(url: str) -> dict[str, str]:

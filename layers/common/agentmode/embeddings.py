@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from agentmode.db import Connection
 from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
+from agentmode.runtime_secrets import secret_value
 from agentmode.settings import Settings
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class OpenAICompatibleEmbedder:
     def __init__(self, settings: Settings) -> None:
         self.dimension = settings.embedding_dimension
         self.url = f"{settings.openai_base_url.rstrip('/')}/v1/embeddings"
-        self.api_key = settings.openai_api_key.get_secret_value()
+        self.settings = settings
         self.model = settings.openai_embedding_model
         self.timeout = settings.embeddings_timeout_seconds
 
@@ -109,11 +110,13 @@ class OpenAICompatibleEmbedder:
         import urllib.error
         import urllib.request
 
+        # Read per call (runtime_secrets caches it): the embedder lives as long as the container, a key may not.
+        api_key = secret_value("openai_api_key", self.settings)
         request = urllib.request.Request(  # noqa: S310 - URL from settings
             self.url,
             data=json.dumps({"model": self.model, "input": [text], "dimensions": self.dimension}).encode(),
             method="POST",
-            headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - URL from settings

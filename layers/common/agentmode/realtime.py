@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from agentmode.observability import logger
+from agentmode.runtime_secrets import is_configured, secret_value
 from agentmode.settings import Settings
 
 
@@ -24,14 +25,19 @@ class Broadcaster(Protocol):
 
 
 class SupabaseBroadcaster:
-    """`POST {SUPABASE_URL}/realtime/v1/api/broadcast` with the service-role key, as Supabase documents for servers."""
+    """`POST {SUPABASE_URL}/realtime/v1/api/broadcast` with the service-role key, as Supabase documents for servers.
 
-    def __init__(self, supabase_url: str, service_role_key: str, timeout_seconds: float) -> None:
-        self.url = f"{supabase_url.rstrip('/')}/realtime/v1/api/broadcast"
-        self.service_role_key = service_role_key
-        self.timeout_seconds = timeout_seconds
+    The key is read on each publish (runtime_secrets caches it), so a rotated key is used once its cache age passes;
+    a key that cannot be read is an AppError, which the outbox turns into events left pending.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = f"{settings.supabase_url.rstrip('/')}/realtime/v1/api/broadcast"
+        self.settings = settings
+        self.timeout_seconds = settings.realtime_timeout_seconds
 
     def publish(self, messages: list[BroadcastMessage]) -> bool:
+        service_role_key = secret_value("supabase_service_role_key", self.settings)
         body = json.dumps(
             {"messages": [{**m.model_dump(), "private": False} for m in messages]},
             separators=(",", ":"),
@@ -42,8 +48,8 @@ class SupabaseBroadcaster:
             data=body,
             method="POST",
             headers={
-                "apikey": self.service_role_key,
-                "Authorization": f"Bearer {self.service_role_key}",
+                "apikey": service_role_key,
+                "Authorization": f"Bearer {service_role_key}",
                 "Content-Type": "application/json",
             },
         )
@@ -63,8 +69,26 @@ class LocalBroadcaster:
         return True
 
 
+class UnconfiguredBroadcaster:
+    """A deployed function missing a Realtime setting: its events stay pending (clients still read them from
+    GET /agent/events) and each attempt logs the setting, instead of marking events sent that never were."""
+
+    def __init__(self, missing_setting: str) -> None:
+        self.missing_setting = missing_setting
+
+    def publish(self, messages: list[BroadcastMessage]) -> bool:
+        logger.error(
+            f"{self.missing_setting} is not set: realtime broadcast skipped",
+            extra={"setting": self.missing_setting, "messages": len(messages)},
+        )
+        return False
+
+
 def broadcaster_for(settings: Settings) -> Broadcaster:
-    key = settings.supabase_service_role_key.get_secret_value()
-    if settings.supabase_url and key:
-        return SupabaseBroadcaster(settings.supabase_url, key, settings.realtime_timeout_seconds)
-    return LocalBroadcaster()
+    if not settings.supabase_url:
+        missing = "SUPABASE_URL"
+    elif not is_configured("supabase_service_role_key", settings):
+        missing = "SUPABASE_SERVICE_ROLE_KEY"
+    else:
+        return SupabaseBroadcaster(settings)
+    return UnconfiguredBroadcaster(missing) if settings.is_deployed() else LocalBroadcaster()

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     supabase_service_role_key: SecretStr = SecretStr("")
     jwt_audience: str = "authenticated"
     jwks_cache_seconds: int = Field(default=600, ge=0)
+    # How long a container keeps a secret read from Secrets Manager (<SETTING>_SECRET_ID); see agentmode.runtime_secrets.
+    secrets_cache_seconds: int = Field(default=300, ge=0, le=3600)
 
     agent_queue_url: str = ""
     free_daily_runs: int = Field(default=10, ge=0)
@@ -74,6 +76,10 @@ class Settings(BaseSettings):
 
     # Web app origins CORS allows (comma-separated): API Gateway's CorsAllowOrigins, and the local runner's list.
     cors_allow_origins: str = "http://localhost:5173"
+
+    def is_deployed(self) -> bool:
+        """A stage in AWS: a setting a local run or a test may leave empty is then required, never silently defaulted."""
+        return self.environment not in ("local", "test")
 
     def expected_issuer(self) -> str:
         """The `iss` every token must carry: the explicit setting, else Supabase's own `{SUPABASE_URL}/auth/v1`."""
