@@ -36,6 +36,7 @@ import numpy as np
 import psycopg
 
 from bench.machine import machine_info
+from local.devconfig import DEV_JWT_ISSUER
 from local.lambda_runtime import LAYER_DIR
 from local.stack import ROOT, apply_migrations, start_postgres
 
@@ -108,7 +109,10 @@ from memory_read.search import EXACT  # noqa: E402
 
 def point_functions_at(database_url: str) -> None:
     """What template.yaml gives the functions, pointed at the embedded stack, read afresh as a new container would."""
-    os.environ.update(DATABASE_URL=database_url, ENVIRONMENT="dev", SUPABASE_JWT_SECRET=JWT_SECRET, EMBEDDINGS_PROVIDER="local")
+    os.environ.update(
+        DATABASE_URL=database_url, ENVIRONMENT="dev", SUPABASE_JWT_SECRET=JWT_SECRET, SUPABASE_JWT_ISSUER=DEV_JWT_ISSUER,
+        EMBEDDINGS_PROVIDER="local",
+    )  # fmt: skip
     get_settings.cache_clear()
     db.close_connection()
 

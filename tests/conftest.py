@@ -65,11 +65,12 @@ def function_environment(database_url: str, tmp_path_factory: pytest.TempPathFac
 
 
 def reset_function_state() -> None:
-    """A fresh container: settings re-read, connection reopened."""
-    from agentmode import clickhouse, db
+    """A fresh container: settings and secrets re-read, connection reopened."""
+    from agentmode import clickhouse, db, runtime_secrets
     from agentmode.settings import get_settings
 
     get_settings.cache_clear()
+    runtime_secrets.forget_secrets()
     db.close_connection()
     clickhouse.forget_remote_clients()
 
