@@ -1,6 +1,7 @@
 """Seed 001 §8's per-user limits: each action counted on its own, in its own window, exactly at the last slot, with the
 limits read from agentmode.rate_limit_policies (never from the caller)."""
 
+import json
 import threading
 import time
 import uuid
@@ -12,7 +13,7 @@ import pytest
 
 from agentmode import rate_limits
 from agentmode.auth import AuthUser
-from agentmode.db import close_connection, user_transaction
+from agentmode.db import close_connection, service_transaction, user_transaction
 from agentmode.errors import AppError, ErrorCode
 from tests.factories import User
 
@@ -165,3 +166,65 @@ def test_users_cannot_reset_their_own_uses(admin: psycopg.Connection[Any], user:
 def test_users_cannot_count_api_calls_themselves(user: User) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege), user_transaction(as_user(user)) as conn:
         conn.execute("SELECT * FROM agentmode.take_api_call(%s)", (user.id,))
+
+
+def test_a_zero_limit_refuses_every_use(admin: psycopg.Connection[Any], user: User, test_policy: str) -> None:
+    """An operator switches an action off with limit 0: a 429 from the first use, never an error."""
+    admin.execute("UPDATE agentmode.rate_limit_policies SET limit_count = 0 WHERE action = %s", (test_policy,))
+    assert refused(user, test_policy).details["limit"] == 0
+
+
+def quota_row(user: User, action: str) -> dict[str, Any]:
+    with user_transaction(as_user(user)) as conn:
+        row = conn.execute("SELECT * FROM agentmode.take_quota(%s)", (action,)).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def test_a_taken_use_reports_what_is_left_and_no_wait(user: User, test_policy: str) -> None:
+    row = quota_row(user, test_policy)
+    assert (row["exceeded"], row["remaining"], row["retry_after_ms"]) == (False, 2, 0)
+
+
+def test_a_refused_use_waits_until_the_oldest_use_leaves_the_window(admin: psycopg.Connection[Any], user: User) -> None:
+    fill(admin, user, rate_limits.MEMORY_WRITE, 99, age="40 minutes")
+    fill(admin, user, rate_limits.MEMORY_WRITE, 1, age="10 minutes")
+    row = quota_row(user, rate_limits.MEMORY_WRITE)
+    assert (row["exceeded"], row["remaining"]) == (True, 0)
+    assert 20 * 60_000 - 1_000 <= row["retry_after_ms"] <= 20 * 60_000
+
+
+def test_a_quota_is_only_taken_for_a_user_in_the_claims(test_policy: str) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), service_transaction() as conn:
+        conn.execute("SELECT * FROM agentmode.take_quota(%s)", (test_policy,))
+
+
+def test_the_api_call_gate_counts_nothing_for_an_unknown_user(admin: psycopg.Connection[Any]) -> None:
+    nobody = uuid.uuid4()
+    row = admin.execute("SELECT * FROM agentmode.take_api_call(%s)", (nobody,)).fetchone()
+    assert row == (False, False, 0, 0, 0)
+    assert admin.execute("SELECT count(*) FROM agentmode.api_call_counts WHERE user_id = %s", (nobody,)).fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("limit", "window"), [(-1, 60), (5, 0), (5, -1)])
+def test_the_counter_refuses_a_limit_or_window_that_means_nothing(user: User, limit: int, window: int) -> None:
+    with pytest.raises(psycopg.errors.InvalidParameterValue), service_transaction() as conn:
+        conn.execute("SELECT * FROM agentmode.check_rate_limit(%s, 'x', %s, %s)", (user.id, limit, window))
+
+
+def test_the_counter_takes_the_smallest_meaningful_limit_and_window(user: User) -> None:
+    with service_transaction() as conn:
+        blocked = conn.execute("SELECT * FROM agentmode.check_rate_limit(%s, 'off', 0, 1)", (user.id,)).fetchone()
+        allowed = conn.execute("SELECT * FROM agentmode.check_rate_limit(%s, 'once', 1, 1)", (user.id,)).fetchone()
+    assert (blocked["exceeded"], allowed["exceeded"]) == (True, False)
+
+
+def test_the_counter_acts_only_for_the_user_in_the_claims_even_for_a_privileged_caller(
+    admin: psycopg.Connection[Any], user: User, other_user: User
+) -> None:
+    """Defence in depth, should its grants ever widen: claims of one user cannot spend another's quota."""
+    claims = json.dumps({"sub": str(user.id), "role": "authenticated"})
+    with admin.transaction():
+        admin.execute("SELECT set_config('request.jwt.claims', %s, true)", (claims,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), admin.transaction():
+            admin.execute("SELECT * FROM agentmode.check_rate_limit(%s, 'memory_write', 100, 3600)", (other_user.id,))
