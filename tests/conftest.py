@@ -12,6 +12,7 @@ from agentmode.clickhouse import ClickHouse
 from local.devconfig import DEV_JWT_ISSUER
 from local.stack import apply_migrations, start_postgres
 from tests.factories import TEST_JWT_SECRET, User, create_user
+from tests.log_capture import LogOutput, captured_logs
 
 PRODUCTION_MARKERS = ("AWS_LAMBDA_FUNCTION_NAME", "AGENT_QUEUE_URL")
 # Read at import by Powertools, so set before any test module imports the layer.
@@ -92,6 +93,13 @@ def admin(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     """A superuser connection (RLS does not apply) to arrange rows and check outcomes."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def logs() -> Iterator[LogOutput]:
+    """The functions' log lines written during the test."""
+    with captured_logs() as output:
+        yield output
 
 
 @pytest.fixture

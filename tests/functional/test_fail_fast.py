@@ -2,7 +2,6 @@
 503 and logs the setting's name, instead of quietly working another way (local and test keep their fallbacks)."""
 
 import json
-import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,13 +11,12 @@ import pytest
 
 import agent_start.queue_client as queue_client
 from agentmode.clickhouse import ClickHouse
-from agentmode.observability import logger
 from tests import stripe_stub
 from tests.conftest import reset_function_state
 from tests.factories import User, create_session
-from tests.functional.test_observability import LogOutput
 from tests.functional.test_traces_list import list_traces
 from tests.lambda_invoke import Result, invoke
+from tests.log_capture import LogOutput
 from tests.trace_data import create_project, simple_trace
 
 WEBHOOK_SECRET = "whsec_test_secret_for_fail_fast"
@@ -33,16 +31,6 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     yield monkeypatch
     monkeypatch.undo()
     reset_function_state()
-
-
-@pytest.fixture
-def logs() -> Iterator[LogOutput]:
-    output = LogOutput()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(output.buffer)
-    yield output
-    handler.setStream(previous)
 
 
 def assert_not_configured(result: Result, service: str) -> None:

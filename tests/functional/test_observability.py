@@ -1,9 +1,7 @@
 """Logs name the request, the caller and the session; DEBUG logs bodies with secrets masked; PROFILING_ENABLED writes
 profiles."""
 
-import io
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,41 +9,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from agentmode.observability import logger
 from tests.conftest import reset_function_state
 from tests.factories import User, create_session
 from tests.lambda_invoke import invoke
+from tests.log_capture import LogOutput
 
 SECRET_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
-
-
-class LogOutput:
-    """What the functions' Powertools logger writes, as parsed JSON lines."""
-
-    def __init__(self) -> None:
-        self.buffer = io.StringIO()
-
-    def lines(self, message: str) -> list[dict[str, Any]]:
-        parsed = [json.loads(line) for line in self.buffer.getvalue().splitlines() if line.startswith("{")]
-        return [line for line in parsed if line["message"] == message]
-
-    def text(self) -> str:
-        return self.buffer.getvalue()
-
-    def clear(self) -> None:
-        self.buffer.seek(0)
-        self.buffer.truncate()
-
-
-@pytest.fixture
-def logs() -> Iterator[LogOutput]:
-    """The logger's handler bound its stream when the layer was imported; point it at a buffer for one test."""
-    output = LogOutput()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(output.buffer)
-    yield output
-    handler.setStream(previous)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """A function deployed as template.yaml deploys it: no secret values in its environment, only <SETTING>_SECRET_ID,
 read at run time through the Parameters and Secrets Extension (here its loopback stand-in)."""
 
-import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,13 +11,12 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from agentmode import db
-from agentmode.observability import logger
 from agentmode.runtime_secrets import forget_secrets
 from local.token import mint_token
 from tests.conftest import reset_function_state
 from tests.factories import TEST_JWT_SECRET, User, create_session
-from tests.functional.test_observability import LogOutput
 from tests.lambda_invoke import Result, invoke
+from tests.log_capture import LogOutput
 from tests.secrets_extension_stub import SecretsExtensionStub
 
 DATABASE_URL_ID = "agentmode/test/DATABASE_URL"
@@ -52,16 +50,6 @@ def extension(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Se
     stub.close()
     monkeypatch.undo()
     fresh_container()
-
-
-@pytest.fixture
-def logs() -> Iterator[LogOutput]:
-    output = LogOutput()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(output.buffer)
-    yield output
-    handler.setStream(previous)
 
 
 def status(token: str, session_id: uuid.UUID) -> Result:

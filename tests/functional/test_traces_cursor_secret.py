@@ -1,6 +1,5 @@
 """TRACES_CURSOR_SECRET: the key of the list's cursors; the public local key only in local and test."""
 
-import logging
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -10,13 +9,12 @@ import psycopg
 import pytest
 
 from agentmode.clickhouse import ClickHouse
-from agentmode.observability import logger
 from tests.conftest import reset_function_state
 from tests.factories import User
-from tests.functional.test_observability import LogOutput
 from tests.functional.test_traces_cursor import cursor_payload, walk_pages
 from tests.functional.test_traces_detail_metrics import get_trace
 from tests.functional.test_traces_list import list_traces
+from tests.log_capture import LogOutput
 from tests.trace_data import NOW, create_project, simple_trace
 from traces import cursor as cursors
 from traces import routes as traces_routes
@@ -42,18 +40,8 @@ def deployed(monkeypatch: pytest.MonkeyPatch, clickhouse: ClickHouse) -> Iterato
     reset_function_state()
 
 
-@pytest.fixture
-def log_output() -> Iterator[LogOutput]:
-    output = LogOutput()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(output.buffer)
-    yield output
-    handler.setStream(previous)
-
-
 def test_without_the_secret_a_deployed_list_answers_503_and_logs_the_missing_setting(
-    clickhouse: ClickHouse, user: User, project: uuid.UUID, deployed: pytest.MonkeyPatch, log_output: LogOutput
+    clickhouse: ClickHouse, user: User, project: uuid.UUID, deployed: pytest.MonkeyPatch, logs: LogOutput
 ) -> None:
     simple_trace(clickhouse, project)
 
@@ -61,7 +49,7 @@ def test_without_the_secret_a_deployed_list_answers_503_and_logs_the_missing_set
 
     assert (result.status, result.body["error_code"]) == (503, "SERVICE_UNAVAILABLE")
     assert result.body["details"] == {"service": "traces", "reason": "not configured"}
-    [line] = log_output.lines("TRACES_CURSOR_SECRET is not set: the trace list cannot sign its cursors")
+    [line] = logs.lines("TRACES_CURSOR_SECRET is not set: the trace list cannot sign its cursors")
     assert (line["level"], line["setting"]) == ("ERROR", "TRACES_CURSOR_SECRET")
 
 

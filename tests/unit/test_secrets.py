@@ -1,7 +1,6 @@
 """Secret settings at run time: read through the Parameters and Secrets Extension (a loopback stand-in), cached for
 SECRETS_CACHE_SECONDS, read again after it, bridged over a failing extension by the cached value, else 503."""
 
-import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +11,6 @@ from pydantic import SecretStr
 
 from agentmode import runtime_secrets
 from agentmode.errors import AppError
-from agentmode.observability import logger
 from agentmode.runtime_secrets import (
     STALE_GRACE_SECONDS,
     SecretCache,
@@ -23,7 +21,7 @@ from agentmode.runtime_secrets import (
 )
 from agentmode.settings import Settings
 from local.stack import ROOT
-from tests.functional.test_observability import LogOutput
+from tests.log_capture import LogOutput
 from tests.secrets_extension_stub import SecretsExtensionStub
 from tests.unit.template_model import FUNCTIONS, environment
 
@@ -60,16 +58,6 @@ def clock() -> Clock:
 @pytest.fixture
 def cache(clock: Clock) -> SecretCache:
     return SecretCache(clock=clock)
-
-
-@pytest.fixture
-def logs() -> Iterator[LogOutput]:
-    output = LogOutput()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(output.buffer)
-    yield output
-    handler.setStream(previous)
 
 
 def read(cache: SecretCache) -> str:
