@@ -7,6 +7,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    """One JSON answer; a client that hung up meanwhile (a timeout test) is not an error of the stub."""
+    raw = json.dumps(payload).encode()
+    try:
+        handler.send_response(status)
+        for name, value in {"content-type": "application/json", **(headers or {})}.items():
+            handler.send_header(name, value)
+        handler.send_header("content-length", str(len(raw)))
+        handler.end_headers()
+        handler.wfile.write(raw)
+    except (BrokenPipeError, ConnectionResetError):
+        return
+
+
 class Endpoint:
     """A loopback HTTP server whose next answers a test scripts: (status, headers, body, delay_seconds)."""
 
@@ -23,16 +37,7 @@ class Endpoint:
                 )
                 status, headers, payload, delay = outer.answer
                 time.sleep(delay)
-                raw = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    for name, value in {"content-type": "application/json", **headers}.items():
-                        self.send_header(name, value)
-                    self.send_header("content-length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
+                send_json(self, status, payload, headers)
 
             def log_message(self, *args: Any) -> None:
                 return

@@ -7,13 +7,14 @@ a secret Secrets Manager does not know is 400 with its error (ResourceNotFoundEx
 `secretId` is 400.
 """
 
-import json
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.http_stub import send_json
 
 SECRETS_PATH = "/secretsmanager/get"
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
@@ -49,15 +50,7 @@ class SecretsExtensionStub:
                     self._send(200, outer.secrets[query["secretId"]])
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
-                raw = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
+                send_json(self, status, body)
 
             def log_message(self, *args: Any) -> None:
                 return
