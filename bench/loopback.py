@@ -62,29 +62,6 @@ def queued_session_ids(endpoint: str, queue_url: str) -> list[str]:
         found += [json.loads(message["Body"])["session_id"] for message in batch]
 
 
-@contextlib.contextmanager
-def realtime_endpoint() -> Iterator[str]:
-    """Answers `POST /realtime/v1/api/broadcast` with 202 as Supabase does, so agent_event's broadcast really happens."""
-
-    class Accept(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            self.send_response(202)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Accept)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @dataclass
 class RealtimeRecorder:
     """Supabase Realtime's REST broadcast endpoint on loopback: answers 202 and keeps every message in arrival order."""
@@ -121,3 +98,10 @@ def realtime_recorder() -> Iterator[RealtimeRecorder]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def realtime_endpoint() -> Iterator[str]:
+    """Answers `POST /realtime/v1/api/broadcast` with 202 as Supabase does, so agent_event's broadcast really happens."""
+    with realtime_recorder() as recorder:
+        yield recorder.url

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # auth's request dependency calls into this module
     from agentmode.auth import AuthUser
 
 Connection = psycopg.Connection[DictRow]
+T = TypeVar("T")
 
 DB_RETRY_AFTER_MS = 1000
 
@@ -107,33 +108,35 @@ def user_transaction(user: AuthUser, *, rollback: bool = False) -> Iterator[Conn
         yield conn
 
 
-def _begin(stack: ExitStack, *, rollback: bool) -> Connection:
-    """BEGIN on the container's connection. A database restart or failover while the container sat idle leaves its
-    connection dead, which shows right here, before any work: a reused connection is replaced once and BEGIN sent
-    again, so a warm container does not fail its first request after a failover."""
-    reused = _local.conn is not None and not (_local.conn.closed or _local.conn.broken)
+def _has_open_connection() -> bool:
+    return _local.conn is not None and not (_local.conn.closed or _local.conn.broken)
+
+
+def _first_use(statement: Callable[[], T]) -> T:
+    """Runs a request's first statement on the container's connection. A database restart or failover while the
+    container sat idle leaves its connection dead, which shows right here, before any work: a reused connection is
+    replaced once and the statement sent again, so a warm container does not fail its first request after a failover."""
+    reused = _has_open_connection()
     try:
-        return _enter_transaction(stack, rollback=rollback)
+        return statement()
     except psycopg.OperationalError:
         close_connection()
         if not reused:
             raise
-    return _enter_transaction(stack, rollback=rollback)
+    return statement()
+
+
+def _begin(stack: ExitStack, *, rollback: bool) -> Connection:
+    """BEGIN on the container's connection (see _first_use)."""
+    return _first_use(lambda: _enter_transaction(stack, rollback=rollback))
 
 
 def login_statement(query: str, params: tuple[Any, ...]) -> DictRow | None:
     """One autocommit statement as the functions' own login role, outside any transaction and any JWT role: for the
     SECURITY DEFINER gates that must count even when the request's own transaction later rolls back. A connection
     that died while idle is replaced once, as at BEGIN."""
-    reused = _local.conn is not None and not (_local.conn.closed or _local.conn.broken)
     try:
-        try:
-            return get_connection().execute(query, params).fetchone()
-        except psycopg.OperationalError:
-            close_connection()
-            if not reused:
-                raise
-        return get_connection().execute(query, params).fetchone()
+        return _first_use(lambda: get_connection().execute(query, params).fetchone())
     except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable):
         raise _unavailable("statement timeout") from None
     except psycopg.OperationalError:
