@@ -19,6 +19,9 @@ from tests.trace_data import NOW, create_project, simple_trace
 from traces import cursor as cursors
 from traces.time_range import to_ns
 
+# Each test runs on both ClickHouse paths, ids [chdb] and [http] (tests/functional/conftest.py).
+pytestmark = pytest.mark.usefixtures("clickhouse_path")
+
 
 @pytest.fixture
 def project(clickhouse: ClickHouse, admin: psycopg.Connection[Any], user: User) -> uuid.UUID:

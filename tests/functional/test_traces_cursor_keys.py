@@ -18,6 +18,9 @@ from tests.trace_data import NOW, Span, create_project, insert_spans, llm_attrib
 from traces import cursor as cursors
 from traces.time_range import EARLIEST_NS, LATEST_NS, to_ns
 
+# Each test runs on both ClickHouse paths, ids [chdb] and [http] (tests/functional/conftest.py).
+pytestmark = pytest.mark.usefixtures("clickhouse_path")
+
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 UINT64_MAX = 2**64 - 1
 COST_MAX = Decimal("9" * 28 + "." + "9" * 10)

@@ -1,4 +1,4 @@
-"""GET /v4/traces/{trace_id} and GET /v4/meterics/project (and /v4/metrics/project), on chDB."""
+"""GET /v4/traces/{trace_id} and GET /v4/meterics/project (and /v4/metrics/project), on chDB (in-process and over HTTP)."""
 
 import uuid
 from datetime import timedelta
@@ -12,6 +12,9 @@ from local.trace_generator import TraceBatch, generate
 from tests.factories import User
 from tests.lambda_invoke import Result, invoke
 from tests.trace_data import NOW, Span, create_project, insert_spans, llm_attributes, new_trace_id, simple_trace
+
+# Each test runs on both ClickHouse paths, ids [chdb] and [http] (tests/functional/conftest.py).
+pytestmark = pytest.mark.usefixtures("clickhouse_path")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""GET /v4/traces: a project's traces from ClickHouse (chDB here), for members of the project's organization only."""
+"""GET /v4/traces: a project's traces from ClickHouse (chDB, in-process or over HTTP), for members of the project's org only."""
 
 import uuid
 from datetime import timedelta
@@ -11,6 +11,9 @@ from agentmode.clickhouse import ClickHouse
 from tests.factories import User
 from tests.lambda_invoke import Result, invoke
 from tests.trace_data import NOW, Span, create_project, insert_spans, llm_attributes, new_trace_id, simple_trace
+
+# Each test runs on both ClickHouse paths, ids [chdb] and [http] (tests/functional/conftest.py).
+pytestmark = pytest.mark.usefixtures("clickhouse_path")
 
 
 def list_traces(user: User, project: uuid.UUID, **query: Any) -> Result:

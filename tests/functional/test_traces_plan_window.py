@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 
 from agentmode.clickhouse import ClickHouse
 from agentmode.settings import get_settings
@@ -14,6 +15,9 @@ from tests.functional.test_traces_list import list_traces
 from tests.trace_data import NOW, Span, create_project, insert_spans, new_trace_id, simple_trace
 from traces import cursor as cursors
 from traces.time_range import to_ns
+
+# Each test runs on both ClickHouse paths, ids [chdb] and [http] (tests/functional/conftest.py).
+pytestmark = pytest.mark.usefixtures("clickhouse_path")
 
 FREE_DAYS = 3
 

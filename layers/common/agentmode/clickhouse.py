@@ -9,6 +9,7 @@ import math
 import re
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -38,6 +39,18 @@ def _unavailable(reason: str) -> AppError:
     )
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """A statement's output as bytes, with the figures a server reports for it (its X-ClickHouse-Summary)."""
+
+    data: bytes
+    read_rows: int
+    read_bytes: int
+    written_rows: int
+    written_bytes: int
+    elapsed_ns: int
+
+
 class EmbeddedClickHouse:
     """chDB under a local folder. chDB allows one session per process, so every user of a path shares it."""
 
@@ -57,6 +70,32 @@ class EmbeddedClickHouse:
     def command(self, sql: str, params: Params | None = None) -> None:
         with self._lock:
             self._session.query(sql, params=_as_text(params or {}))
+
+    def query_bytes(self, sql: str, fmt: str, params: Mapping[str, str], database: str = "") -> RawAnswer:
+        """One statement as a ClickHouse server runs an HTTP request (tests serve chDB behind that interface): `params`
+        in ClickHouse's escaped text form, as sent; in `database` if given (the session's own is restored after); the
+        output in `fmt` unless the statement names its FORMAT."""
+        with self._lock:
+            if database:
+                result = self._query_in(database, sql, fmt, params)
+            else:
+                result = self._session.query(sql, fmt, params=dict(params))
+        return RawAnswer(
+            result.bytes(),
+            result.rows_read(),
+            result.bytes_read(),
+            result.rows_written(),
+            result.bytes_written(),
+            round(result.elapsed() * 1e9),
+        )
+
+    def _query_in(self, database: str, sql: str, fmt: str, params: Mapping[str, str]) -> Any:
+        current = self._session.query("SELECT currentDatabase()", "TabSeparatedRaw").bytes().decode().removesuffix("\n")
+        self._session.query(f"USE {_identifier(database)}")
+        try:
+            return self._session.query(sql, fmt, params=dict(params))
+        finally:
+            self._session.query(f"USE {_identifier(current)}")
 
     def close(self) -> None:
         """Ends the session: chDB's engine must shut down before the interpreter does, or exit can abort."""
@@ -90,6 +129,10 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "
 
 def _as_text(params: Params) -> dict[str, str]:
     return {name: value.translate(_ESCAPES) if isinstance(value, str) else str(value) for name, value in params.items()}
+
+
+def _identifier(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 class RemoteClickHouse:
