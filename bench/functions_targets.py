@@ -14,15 +14,19 @@ from bench.errors import BenchError
 from bench.functions_config import (
     BASELINE,
     BASELINE_DIR,
+    BILLING,
     COLD_RUNS,
     EVENT,
     FUNCTIONS,
     JWT_SECRET,
     LAYER,
+    ORGS,
+    PROJECTS,
     START,
     STATUS,
     STRIPE,
     STRIPE_WEBHOOK_SECRET,
+    USERS,
     WARM_REQUESTS,
 )
 from local.apigw_event import build_event
@@ -130,11 +134,29 @@ def build_targets(
     def ping() -> dict[str, Any]:
         return api_event("GET", "/ping")
 
+    # The /opsboard reads: one user with their personal org and Default Project (the signup trigger's), no outside
+    # call (deployed without a ClickHouse host, the project counts are null at once). Billing: the owner cancelling a
+    # subscription the org does not have, so the request is authorised and locked, then answers 409 before any Stripe
+    # import (Stripe's own latency is not this function's).
+    (opsboard_user,) = create_users(admin, 1)
+    opsboard_token = mint_token(opsboard_user, JWT_SECRET)
+    org_row = admin.execute("SELECT org_id FROM agentmode.user_orgs WHERE user_id = %s", (opsboard_user,)).fetchone()
+    assert org_row is not None
+
+    def opsboard(method: str, path: str, body: Any = None) -> EventFactory:
+        return lambda: api_event(method, path, token=opsboard_token, body=body)
+
+    billing_path = f"/opsboard/orgs/{org_row[0]}/cancel-subscription"
+
     # Lambda's path order: the function's folder (/var/task) before the layer (/opt/python).
     return [
         Target(START, (build / START, layer), 201, start_agent, env=sqs_env),
         Target(EVENT, (build / EVENT, layer), 200, log_event, env=realtime_env),
         Target(STATUS, (build / STATUS, layer), 200, read_status),
         Target(STRIPE, (build / STRIPE, layer), 200, stripe_delivery, env={"STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET}),
+        Target(USERS, (build / USERS, layer), 200, opsboard("GET", "/opsboard/users/me")),
+        Target(PROJECTS, (build / PROJECTS, layer), 200, opsboard("GET", "/opsboard/projects")),
+        Target(ORGS, (build / ORGS, layer), 200, opsboard("GET", "/opsboard/orgs")),
+        Target(BILLING, (build / BILLING, layer), 409, opsboard("POST", billing_path, {"subscription_id": "sub_bench"})),
         Target(BASELINE, (build / BASELINE, layer), 200, ping),
     ]

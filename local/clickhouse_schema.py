@@ -29,7 +29,13 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def statements(sql: str) -> list[str]:
-    return [part.strip() for part in _STATEMENT_END.split(sql) if part.strip()]
+    """The file's statements; a part that is only comments (a comment line ending in ';') is not one: a ClickHouse
+    server refuses it (Code 62, Empty query) where chDB runs it as nothing."""
+    return [part.strip() for part in _STATEMENT_END.split(sql) if _without_comments(part).strip()]
+
+
+def _without_comments(part: str) -> str:
+    return "\n".join(line for line in part.splitlines() if not line.strip().startswith("--"))
 
 
 def current_database(ch: "ClickHouse") -> str:

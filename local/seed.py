@@ -1,4 +1,9 @@
-"""The demo seed: a user with brand memory, credits and a free organization, so every endpoint can be tried at once."""
+"""The demo seed: a user with brand memory, credits and a free organization, so every endpoint can be tried at once.
+
+The demo user also has a small team, so that each /opsboard route has something to act on (events/*.json name these
+ids): a teammate developer in the demo organization, an invite from a partner's organization, an organization without
+projects to leave or delete, and a second project to delete or re-key. Running the seed again puts each of these back.
+"""
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +24,18 @@ DEMO_PROJECT_ID = UUID("9c4f7e2a-1d3b-4a5c-8e6f-3b2d1a0c9e84")
 # The session the checked-in events/*.json name, so `sam local invoke -e` and curl examples find it.
 DEMO_SESSION_ID = UUID("d3a1f0c2-5e6b-4c7d-9e8f-a1b2c3d4e5f6")
 DEMO_CREDITS = 100
+# A developer of the demo organization: change-role and remove-member act on them.
+TEAMMATE_USER_ID = UUID("8d0f3477-5d17-4d3f-b5e8-69a1db4e469f")
+TEAMMATE_EMAIL = "teammate@agentmode.local"
+# Owns Northwind Agency, which invites the demo user (accept-invite, decline-invite).
+PARTNER_USER_ID = UUID("77428bb4-f3a2-4949-9a5c-f94418cb407d")
+PARTNER_EMAIL = "partner@agentmode.local"
+PARTNER_ORG_ID = UUID("ff9cf7ae-8431-43ae-87f9-88b71c4a5e94")
+# Owned by the demo user and the partner, without projects: it can be deleted, and left without losing its last owner.
+SANDBOX_ORG_ID = UUID("3da4425a-fac3-4af9-b088-7bb3d1d8006b")
+# A second project of the demo organization, to delete and re-key while the demo project keeps its traces and key.
+SCRATCH_PROJECT_ID = UUID("3257ba08-ab93-405e-894e-f24396d8825f")
+INVITE_DAYS = 7
 # Within the free plan's 3-day look-back, so the demo organization sees every one of them.
 DEMO_TRACES = 60
 DEMO_TRACE_DAYS = 2
@@ -29,9 +46,19 @@ BRAND_MEMORY = (
 )
 
 
+def confirmed_user(conn: psycopg.Connection[Any], user_id: UUID, email: str) -> None:
+    """A user whose e-mail is confirmed, which provisions their profile and personal organization (the auth.users
+    trigger). A user seeded unconfirmed by an older seed is confirmed now, which provisions them the same way."""
+    conn.execute(
+        "INSERT INTO auth.users (id, email, email_confirmed_at) VALUES (%s, %s, now()) ON CONFLICT (id)"
+        " DO UPDATE SET email_confirmed_at = coalesce(auth.users.email_confirmed_at, EXCLUDED.email_confirmed_at)",
+        (user_id, email),
+    )
+
+
 def seed_user(conn: psycopg.Connection, user_id: UUID, email: str, *, credit_balance: int = DEMO_CREDITS) -> None:
     """Idempotent: running it again leaves one user, one brand memory, and tops the credits back up."""
-    conn.execute("INSERT INTO auth.users (id, email) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", (user_id, email))
+    confirmed_user(conn, user_id, email)
     conn.execute(
         "INSERT INTO agentmode.agent_memory (user_id, memory_type, content, metadata)"
         ' SELECT %s, \'brand_memory\', %s, \'{"brand_name": "TechFlow", "source": "demo_seed"}\''
@@ -75,8 +102,45 @@ def seed_demo(database_url: str, embed: Callable[[str], list[float]] | None = No
                 Jsonb({"goal": "Demo: generate video ads for TechFlow", "constraints": {}}),
             ),
         )
+        seed_team(conn)
         if embed is not None:
             embed_missing(conn, embed)
+
+
+def seed_team(conn: psycopg.Connection[Any]) -> None:
+    """The demo user's team (see the module's docstring); each run restores it, e.g. re-adds a removed teammate."""
+    for user_id, email in ((TEAMMATE_USER_ID, TEAMMATE_EMAIL), (PARTNER_USER_ID, PARTNER_EMAIL)):
+        confirmed_user(conn, user_id, email)
+    conn.execute(
+        "INSERT INTO agentmode.orgs (id, name) VALUES (%s, 'Northwind Agency'), (%s, 'Shared sandbox')"
+        " ON CONFLICT (id) DO NOTHING",
+        (PARTNER_ORG_ID, SANDBOX_ORG_ID),
+    )
+    conn.execute(
+        "INSERT INTO agentmode.user_orgs (user_id, org_id, role)"
+        " VALUES (%s, %s, 'developer'), (%s, %s, 'owner'), (%s, %s, 'owner'), (%s, %s, 'owner') ON CONFLICT DO NOTHING",
+        (
+            TEAMMATE_USER_ID, DEMO_ORG_ID, PARTNER_USER_ID, PARTNER_ORG_ID,
+            PARTNER_USER_ID, SANDBOX_ORG_ID, devconfig.DEMO_USER_ID, SANDBOX_ORG_ID,
+        ),
+    )  # fmt: skip
+    conn.execute(
+        "INSERT INTO agentmode.projects (id, org_id, name) VALUES (%s, %s, 'Scratch project') ON CONFLICT (id) DO NOTHING",
+        (SCRATCH_PROJECT_ID, DEMO_ORG_ID),
+    )
+    # Invited, not a member: an accepted or declined invite is opened again, so those routes can be tried again.
+    conn.execute("DELETE FROM agentmode.user_orgs WHERE org_id = %s AND user_id = %s", (PARTNER_ORG_ID, devconfig.DEMO_USER_ID))
+    conn.execute(
+        "UPDATE agentmode.org_invites SET status = 'expired', closed_at = now()"
+        " WHERE org_id = %s AND email = %s AND status = 'pending' AND expires_at <= now()",
+        (PARTNER_ORG_ID, devconfig.DEMO_USER_EMAIL),
+    )
+    conn.execute(
+        "INSERT INTO agentmode.org_invites (org_id, email, role, inviter_id, delivery, expires_at)"
+        " SELECT %s, %s, 'developer', %s, 'in_app', now() + make_interval(days => %s)"
+        " WHERE NOT EXISTS (SELECT 1 FROM agentmode.org_invites WHERE org_id = %s AND email = %s AND status = 'pending')",
+        (PARTNER_ORG_ID, devconfig.DEMO_USER_EMAIL, PARTNER_USER_ID, INVITE_DAYS, PARTNER_ORG_ID, devconfig.DEMO_USER_EMAIL),
+    )
 
 
 def seed_demo_traces(ch: "ClickHouse", now: datetime | None = None) -> int:

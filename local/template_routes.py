@@ -94,9 +94,14 @@ def load_routes(path: Path = TEMPLATE) -> list[Route]:
     return routes
 
 
+def _variable_segments(path: str) -> tuple[bool, ...]:
+    return tuple(segment.startswith("{") for segment in path.strip("/").split("/"))
+
+
 def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    """Exact routes before greedy ones, and a route's own method before ANY, as API Gateway chooses."""
-    ordered = sorted(routes, key=lambda r: (r.greedy, r.method == "ANY", -len(r.path)))
+    """The most specific route, as API Gateway chooses: exact routes before greedy ones, a literal segment before a
+    path variable in the same place (`/orgs/invites` before `/orgs/{org_id}`), a route's own method before ANY."""
+    ordered = sorted(routes, key=lambda r: (r.greedy, _variable_segments(r.path), r.method == "ANY", -len(r.path)))
     for route in ordered:
         if route.method not in (method, "ANY"):
             continue

@@ -33,7 +33,10 @@ def ensure_local_user(user_id: UUID, email: str) -> bool:
     """Supabase has the user once it issued the token; locally, add it to auth.users if the stack is running."""
     try:
         with psycopg.connect(devconfig.local_database_url(), connect_timeout=2, autocommit=True) as conn:
-            conn.execute("INSERT INTO auth.users (id, email) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", (user_id, email))
+            conn.execute(
+                "INSERT INTO auth.users (id, email, email_confirmed_at) VALUES (%s, %s, now()) ON CONFLICT (id) DO NOTHING",
+                (user_id, email),
+            )
         return True
     except psycopg.Error:
         return False

@@ -31,7 +31,9 @@ def create_user(
 ) -> User:
     """A user with (by default) brand memory and 100 credits; `plan` also makes them owner of an org on that plan."""
     user_id = uuid.uuid4()
-    admin.execute("INSERT INTO auth.users (id, email) VALUES (%s, %s)", (user_id, f"{user_id}@test.local"))
+    admin.execute(
+        "INSERT INTO auth.users (id, email, email_confirmed_at) VALUES (%s, %s, now())", (user_id, f"{user_id}@test.local")
+    )
     if brand_memory:
         add_memory(admin, user_id)
     admin.execute("INSERT INTO agentmode.credit_balances (user_id, balance) VALUES (%s, %s)", (user_id, credits))

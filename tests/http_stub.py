@@ -21,6 +21,14 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any, header
         return
 
 
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """A loopback server on a free port, answering from a daemon thread; returns it and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 class Endpoint:
     """A loopback HTTP server whose next answers a test scripts: (status, headers, body, delay_seconds)."""
 
@@ -42,10 +50,7 @@ class Endpoint:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = serve(Handler)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -51,6 +51,11 @@ FUNCTIONS: dict[str, tuple[str, int | tuple[int, ...]]] = {
     "StripeWebhookFunction": ("v4_stripe-webhook_post.json", 200),
     "MemoryWriteFunction": ("agent_write-memory_post.json", (200, 201)),
     "MemoryReadFunction": ("agent_read-memory_get.json", 200),
+    "OpsboardUsersFunction": ("opsboard_users_me_get.json", 200),
+    "OpsboardProjectsFunction": ("opsboard_projects_get.json", 200),
+    "OpsboardOrgsFunction": ("opsboard_orgs_get.json", 200),
+    # The demo organization has no subscription: authorised and answered in Postgres, before any Stripe call.
+    "OpsboardBillingFunction": ("opsboard_orgs_org_id_cancel-subscription_post.json", 409),
 }
 
 
@@ -126,14 +131,39 @@ def test_build_ships_bytecode_for_every_module(built: Path) -> None:
     assert [p for p in sources if p not in compiled] == []
 
 
+STRIPE_USERS = {"StripeWebhookFunction", "OpsboardBillingFunction", "OpsboardOrgsFunction", "SeatSyncFunction"}
+
+
 def test_each_sdk_ships_only_with_the_function_that_uses_it(built: Path) -> None:
+    folders = {path.name for path in built.iterdir() if (path / "app.py").exists()} | {"CommonLayer/python"}
     assert (built / "AgentStartFunction" / "botocore").is_dir()
-    assert (built / "StripeWebhookFunction" / "stripe").is_dir()
     assert not (built / "AgentStartFunction" / "boto3").exists()
-    for folder in ("CommonLayer/python", "AgentEventFunction", "AgentStatusFunction", "StripeWebhookFunction"):
+    for folder in folders - {"AgentStartFunction", "MemoryWriteFunction", "MemoryReadFunction"}:
         assert not (built / folder / "botocore").exists(), folder
-    for folder in ("CommonLayer/python", "AgentStartFunction", "AgentEventFunction", "AgentStatusFunction"):
-        assert not (built / folder / "stripe").exists(), folder
+    assert {folder for folder in folders if (built / folder / "stripe").is_dir()} == STRIPE_USERS
+    assert {folder for folder in folders if (built / folder / "supabase").is_dir()} == {"OpsboardOrgsFunction"}
+
+
+def test_built_seat_sync_runs_its_schedule_from_the_build_output_alone(built: Path, database_url: str) -> None:
+    """Nothing pending in a fresh database: the run reads Postgres and makes no Stripe call (none is configured)."""
+    code = (
+        "import json, app; from dataclasses import dataclass\n"
+        "@dataclass\nclass C:\n    function_name: str = 'built'\n    memory_limit_in_mb: int = 512\n"
+        "    invoked_function_arn: str = 'arn:aws:lambda:local:000000000000:function:built'\n"
+        "    aws_request_id: str = 'r'\n    def get_remaining_time_in_millis(self) -> int: return 60000\n"
+        "print(json.dumps(app.handler({'source': 'aws.scheduler'}, C())))"
+    )
+    env = {
+        "PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", "DATABASE_URL": database_url,
+        "PYTHONPATH": f"{BUILD_DIR / 'SeatSyncFunction'}:{BUILD_DIR / 'CommonLayer' / 'python'}",
+        "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true",
+    }  # fmt: skip
+    result = subprocess.run(  # noqa: S603 - runs the built function with this interpreter
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=BUILD_DIR / "SeatSyncFunction",
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"synced": 0, "failed": 0}
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))

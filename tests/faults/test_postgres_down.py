@@ -25,6 +25,10 @@ WEBHOOK_SECRET = "whsec_faults_postgres_down"
 ANY_SESSION = "6f1c2a3e-8b4d-4e7f-9a10-0d3e5b7c9a21"
 ANY_PROJECT = "9c4f7e2a-1d3b-4a5c-8e6f-3b2d1a0c9e84"
 ANY_TRACE = "0123456789abcdef0123456789abcdef"
+ANY_ORG = "2b9e4d1c-7a3f-4c2e-8d5b-1f0a9c8e7d61"
+ANY_USER = "8d0f3477-5d17-4d3f-b5e8-69a1db4e469f"
+ORG = f"/opsboard/orgs/{ANY_ORG}"
+PROJECT = f"/opsboard/projects/{ANY_PROJECT}"
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,46 @@ JWT_CALLS = [
     Call("GET", "/v4/traces/{trace_id}", f"/v4/traces/{ANY_TRACE}", query={"project_id": ANY_PROJECT}),
     Call("GET", "/v4/meterics/project", "/v4/meterics/project", query={"project_id": ANY_PROJECT}),
     Call("GET", "/v4/metrics/project", "/v4/metrics/project", query={"project_id": ANY_PROJECT}),
+    Call("GET", "/opsboard/users/me", "/opsboard/users/me"),
+    Call("PUT", "/opsboard/users/me", "/opsboard/users/me", body={"full_name": "Ada"}),
+    Call("POST", "/opsboard/users/update", "/opsboard/users/update", body={"full_name": "Ada"}),
+    Call("PUT", "/opsboard/users/me/survey-complete", "/opsboard/users/me/survey-complete"),
+    Call("POST", "/opsboard/users/complete_survey", "/opsboard/users/complete_survey"),
+    Call("GET", "/opsboard/projects", "/opsboard/projects"),
+    Call("POST", "/opsboard/projects", "/opsboard/projects", body={"name": "Launch", "org_id": ANY_ORG}),
+    Call("GET", "/opsboard/projects/{project_id}", PROJECT),
+    Call("PUT", "/opsboard/projects/{project_id}", PROJECT, body={"name": "Renamed"}),
+    Call("POST", "/opsboard/projects/{project_id}/update", f"{PROJECT}/update", body={"name": "Renamed"}),
+    Call("DELETE", "/opsboard/projects/{project_id}", PROJECT),
+    Call("POST", "/opsboard/projects/{project_id}/delete", f"{PROJECT}/delete"),
+    Call("POST", "/opsboard/projects/{project_id}/regenerate-key", f"{PROJECT}/regenerate-key"),
+    Call("GET", "/opsboard/orgs", "/opsboard/orgs"),
+    Call("POST", "/opsboard/orgs", "/opsboard/orgs", body={"name": "Team"}),
+    Call("POST", "/opsboard/orgs/create", "/opsboard/orgs/create", body={"name": "Team"}),
+    Call("GET", "/opsboard/orgs/invites", "/opsboard/orgs/invites"),
+    Call("GET", "/opsboard/orgs/{org_id}", ORG),
+    Call("PUT", "/opsboard/orgs/{org_id}", ORG, body={"name": "Team"}),
+    Call("POST", "/opsboard/orgs/{org_id}/update", f"{ORG}/update", body={"name": "Team"}),
+    Call("DELETE", "/opsboard/orgs/{org_id}", ORG),
+    Call("POST", "/opsboard/orgs/{org_id}/invite", f"{ORG}/invite", body={"email": "new@example.test"}),
+    Call("GET", "/opsboard/orgs/{org_id}/invites", f"{ORG}/invites"),
+    Call("DELETE", "/opsboard/orgs/{org_id}/invites/{email}", f"{ORG}/invites/new@example.test"),
+    Call("POST", "/opsboard/orgs/{org_id}/accept-invite", f"{ORG}/accept-invite"),
+    Call("POST", "/opsboard/orgs/{org_id}/accept", f"{ORG}/accept"),
+    Call("POST", "/opsboard/orgs/{org_id}/decline-invite", f"{ORG}/decline-invite"),
+    Call("POST", "/opsboard/orgs/{org_id}/leave", f"{ORG}/leave"),
+    Call("POST", "/opsboard/orgs/{org_id}/remove-member", f"{ORG}/remove-member", body={"user_id": ANY_USER}),
+    Call("POST", "/opsboard/orgs/{org_id}/members/remove", f"{ORG}/members/remove", body={"user_id": ANY_USER}),
+    Call("POST", "/opsboard/orgs/{org_id}/change-role", f"{ORG}/change-role", body={"user_id": ANY_USER, "role": "admin"}),
+    Call("POST", "/opsboard/orgs/{org_id}/members/update", f"{ORG}/members/update", body={"user_id": ANY_USER, "role": "admin"}),
+    Call("POST", "/opsboard/orgs/{org_id}/create-checkout-session", f"{ORG}/create-checkout-session", body={}),
+    Call("POST", "/opsboard/orgs/{org_id}/validate-discount-code", f"{ORG}/validate-discount-code", body={"discount_code": "X"}),
+    Call("POST", "/opsboard/orgs/{org_id}/cancel-subscription", f"{ORG}/cancel-subscription", body={"subscription_id": "sub_1"}),
+    Call("POST", "/opsboard/orgs/{org_id}/reactivate-subscription", f"{ORG}/reactivate-subscription"),
 ]
-# The tightest Timeout (agent_status, 6 s), a two-transaction route and traces: a black hole costs a connect timeout each.
-HUNG_CALLS = [JWT_CALLS[i] for i in (2, 4, 6)]
+# The tightest Timeout (agent_status, 6 s), a two-transaction route, traces, and an invite (whose e-mail is sent inside
+# its transaction): a black hole costs a connect timeout each.
+HUNG_CALLS = [JWT_CALLS[i] for i in (2, 4, 6)] + [call for call in JWT_CALLS if call.route.endswith("/invite")]
 # libpq's minimum: a connect_timeout of 1 is taken as 2 seconds.
 CONNECT_TIMEOUT = 2
 NOT_JWT = {"POST /v4/stripe-webhook"}

@@ -19,6 +19,9 @@ from tests.faults.stubs import ScriptedServer, json_reply
 from tests.faults.support import assert_unavailable, count, rate_limit_hits, timed
 from tests.http_stub import openai_embeddings
 from tests.lambda_invoke import Result, invoke
+from tests.opsboard import personal_org
+from tests.stripe_billing_stub import API_KEY, APP_URL, PRICE_ID, StripeBillingStub
+from tests.supabase_auth_stub import SupabaseAuthStub
 from tests.trace_data import create_project, simple_trace
 
 STATEMENT_TIMEOUT_MS = 200
@@ -175,3 +178,96 @@ def test_trace_list_blocked_on_the_projects_table_is_503_then_succeeds(
         result, elapsed = timed(traces)
     assert_cancelled(result, elapsed)
     assert [row["trace_id"] for row in traces().body["traces"]] == [trace_id]
+
+
+def scalar(admin: psycopg.Connection[Any], sql: str, *params: Any) -> Any:
+    row = admin.execute(sql.encode(), params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def update_profile(user: User, name: str) -> Result:
+    return invoke("PUT", "/opsboard/users/me", headers=user.auth, json_body={"full_name": name})
+
+
+def test_profile_update_blocked_on_its_row_is_503_and_changes_nothing_then_succeeds(
+    admin: psycopg.Connection[Any], database_url: str, user: User, slow_database: None
+) -> None:
+    def full_name() -> Any:
+        return scalar(admin, "SELECT full_name FROM agentmode.user_profiles WHERE user_id = %s", user.id)
+
+    unchanged = full_name()
+    with holding(database_url, ("SELECT 1 FROM agentmode.user_profiles WHERE user_id = %s FOR UPDATE", (user.id,))):
+        result, elapsed = timed(lambda: update_profile(user, "Blocked"))
+    assert_cancelled(result, elapsed)
+    assert full_name() == unchanged
+    assert update_profile(user, "Unblocked").status == 200
+    assert full_name() == "Unblocked"
+
+
+def test_project_list_blocked_on_the_projects_table_is_503_then_succeeds(
+    admin: psycopg.Connection[Any], user: User, database_url: str, slow_database: None
+) -> None:
+    def projects() -> Result:
+        return invoke("GET", "/opsboard/projects", headers=user.auth)
+
+    with holding(database_url, ("LOCK TABLE agentmode.projects IN ACCESS EXCLUSIVE MODE", ())):
+        result, elapsed = timed(projects)
+    assert_cancelled(result, elapsed)
+    assert [project["name"] for project in projects().body] == ["Default Project"]
+
+
+@pytest.fixture
+def auth_api(configure: Configure) -> Iterator[SupabaseAuthStub]:
+    """Supabase Auth's invite endpoint on loopback, so an invite that got through would be seen sending its mail."""
+    stub = SupabaseAuthStub()
+    configure(SUPABASE_URL=stub.url, SUPABASE_SERVICE_ROLE_KEY="service-role-key-for-faults")
+    yield stub
+    stub.close()
+
+
+def invite(user: User, org: uuid.UUID, email: str) -> Result:
+    return invoke("POST", f"/opsboard/orgs/{org}/invite", headers=user.auth, json_body={"email": email})
+
+
+def test_invite_blocked_on_its_organization_is_503_and_records_and_mails_nothing_then_succeeds(
+    admin: psycopg.Connection[Any], database_url: str, user: User, slow_database: None, auth_api: SupabaseAuthStub
+) -> None:
+    org = personal_org(admin, user)
+    address = f"new-{uuid.uuid4().hex[:12]}@example.test"
+    with holding(database_url, ("SELECT 1 FROM agentmode.orgs WHERE id = %s FOR UPDATE", (org,))):
+        result, elapsed = timed(lambda: invite(user, org, address))
+    assert_cancelled(result, elapsed)
+    assert count(admin, "SELECT count(*) FROM agentmode.org_invites WHERE org_id = %s", org) == 0
+    assert rate_limit_hits(admin, user.id, "org_invite") == 0
+    assert auth_api.invited == []
+    assert invite(user, org, address).status == 201
+    assert auth_api.invited == [address]
+    assert rate_limit_hits(admin, user.id, "org_invite") == 1
+
+
+@pytest.fixture
+def stripe_api(configure: Configure) -> Iterator[StripeBillingStub]:
+    stub = StripeBillingStub()
+    configure(STRIPE_SECRET_KEY=API_KEY, STRIPE_API_BASE=stub.url, STRIPE_SUBSCRIPTION_PRICE_ID=PRICE_ID, APP_URL=APP_URL)
+    yield stub
+    stub.close()
+
+
+def test_checkout_blocked_on_its_organization_is_503_and_calls_no_stripe_then_succeeds(
+    admin: psycopg.Connection[Any], database_url: str, user: User, slow_database: None, stripe_api: StripeBillingStub
+) -> None:
+    org = personal_org(admin, user)
+
+    def checkout() -> Result:
+        return invoke("POST", f"/opsboard/orgs/{org}/create-checkout-session", headers=user.auth, json_body={})
+
+    with holding(database_url, ("SELECT 1 FROM agentmode.orgs WHERE id = %s FOR UPDATE", (org,))):
+        result, elapsed = timed(checkout)
+    assert_cancelled(result, elapsed)
+    assert stripe_api.requests == []
+    assert scalar(admin, "SELECT checkout_session_id FROM agentmode.orgs WHERE id = %s", org) is None
+    retried = checkout()
+    assert retried.status == 200, retried.body
+    assert scalar(admin, "SELECT checkout_session_id FROM agentmode.orgs WHERE id = %s", org) == retried.body["session_id"]
+    assert len(stripe_api.session_creates) == 1

@@ -1,11 +1,19 @@
-"""The ClickHouse paths of the traces function: chDB in-process (local runs) and a server over HTTP (deployed)."""
+"""Fixtures of the functional tests: the ClickHouse paths of the traces function (chDB in-process for local runs, a
+server over HTTP as deployed), and the /opsboard arrangements (the caller's personal organization, Stripe on loopback)."""
 
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import psycopg
 import pytest
 
 from agentmode.clickhouse import ClickHouse, EmbeddedClickHouse
 from tests.clickhouse_http import ClickHouseHTTP, reading_over_http
+from tests.conftest import reset_function_state
+from tests.factories import User
+from tests.opsboard import personal_org
+from tests.stripe_billing_stub import StripeBillingStub
 
 CLICKHOUSE_PATHS = ["chdb", "http"]
 
@@ -28,3 +36,21 @@ def clickhouse_path(request: pytest.FixtureRequest, clickhouse: ClickHouse) -> I
             yield request.param
     else:
         yield request.param
+
+
+@pytest.fixture
+def org(admin: psycopg.Connection[Any], user: User) -> uuid.UUID:
+    """The organization the signup trigger made for `user` (its owner)."""
+    return personal_org(admin, user)
+
+
+@pytest.fixture
+def stripe_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[StripeBillingStub]:
+    """Stripe's API on loopback, configured as the billing functions are deployed (key, price, app URL)."""
+    stub = StripeBillingStub()
+    stub.configure(monkeypatch)
+    reset_function_state()
+    yield stub
+    stub.close()
+    monkeypatch.undo()
+    reset_function_state()

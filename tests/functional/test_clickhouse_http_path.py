@@ -293,13 +293,6 @@ def fresh_database(embedded: EmbeddedClickHouse) -> Iterator[str]:
     embedded.command(f"DROP DATABASE {name} SYNC")
 
 
-@pytest.mark.xfail(
-    raises=DatabaseError,
-    strict=True,
-    reason="Known bug, reported: a line of 0005's header comment ends with ';', so local/clickhouse_schema.statements() "
-    "sends a statement of comments alone, which a ClickHouse server refuses (Code 62, Empty query; chDB runs it as "
-    "nothing). Skipping comment-only statements there makes this pass.",
-)
 def test_the_schema_applies_through_clickhouse_connect_and_the_function_reads_it(
     fresh_database: str, embedded: EmbeddedClickHouse, user: User, project: uuid.UUID, clickhouse_http: ClickHouseHTTP
 ) -> None:

@@ -11,6 +11,7 @@ from local.devconfig import DEV_STRIPE_WEBHOOK_SECRET
 from local.make_events import stripe_signature_header
 from local.seed import seed_demo, seed_demo_traces
 from tests.lambda_invoke import EVENTS_DIR, invoke_event, load_event
+from tests.stripe_billing_stub import StripeBillingStub
 
 EXPECTED_STATUS: dict[str, int | tuple[int, ...]] = {
     "agent_write-memory_post.json": (200, 201),
@@ -24,12 +25,61 @@ EXPECTED_STATUS: dict[str, int | tuple[int, ...]] = {
     "v4_traces_trace_id_get.json": 200,
     "v4_meterics_project_get.json": 200,
     "v4_metrics_project_get.json": 200,
+    "opsboard_users_me_get.json": 200,
+    "opsboard_users_me_put.json": 200,
+    "opsboard_users_update_post.json": 200,
+    "opsboard_users_me_survey-complete_put.json": 200,
+    "opsboard_users_complete_survey_post.json": 200,
+    "opsboard_projects_get.json": 200,
+    "opsboard_projects_post.json": 201,
+    "opsboard_projects_project_id_get.json": 200,
+    "opsboard_projects_project_id_put.json": 200,
+    "opsboard_projects_project_id_update_post.json": 200,
+    "opsboard_projects_project_id_delete.json": 200,
+    "opsboard_projects_project_id_delete_post.json": 200,
+    "opsboard_projects_project_id_regenerate-key_post.json": 200,
+    "opsboard_orgs_get.json": 200,
+    "opsboard_orgs_post.json": 201,
+    "opsboard_orgs_create_post.json": 201,
+    "opsboard_orgs_invites_get.json": 200,
+    "opsboard_orgs_org_id_get.json": 200,
+    "opsboard_orgs_org_id_put.json": 200,
+    "opsboard_orgs_org_id_update_post.json": 200,
+    "opsboard_orgs_org_id_delete.json": 200,
+    # Sorted order runs the invite first, then its revoke (invites_email_delete), then the list.
+    "opsboard_orgs_org_id_invite_post.json": 201,
+    "opsboard_orgs_org_id_invites_email_delete.json": 200,
+    "opsboard_orgs_org_id_invites_get.json": 200,
+    "opsboard_orgs_org_id_accept-invite_post.json": 200,
+    "opsboard_orgs_org_id_accept_post.json": 200,
+    "opsboard_orgs_org_id_decline-invite_post.json": 200,
+    "opsboard_orgs_org_id_leave_post.json": 200,
+    "opsboard_orgs_org_id_change-role_post.json": 200,
+    "opsboard_orgs_org_id_members_update_post.json": 200,
+    "opsboard_orgs_org_id_remove-member_post.json": 200,
+    "opsboard_orgs_org_id_members_remove_post.json": 200,
+    # Billing against the Stripe stand-in: the demo organization has no subscription (only Stripe's webhook writes
+    # one, after a paid checkout), so cancel and reactivate answer their documented 409; the code is unknown to Stripe.
+    "opsboard_orgs_org_id_create-checkout-session_post.json": 200,
+    "opsboard_orgs_org_id_validate-discount-code_post.json": 200,
+    "opsboard_orgs_org_id_cancel-subscription_post.json": 409,
+    "opsboard_orgs_org_id_reactivate-subscription_post.json": 409,
 }
 
 
+@pytest.fixture(scope="module")
+def stripe_api() -> Iterator[StripeBillingStub]:
+    stub = StripeBillingStub()
+    yield stub
+    stub.close()
+
+
 @pytest.fixture(autouse=True)
-def demo_seed(database_url: str, clickhouse: ClickHouse, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The event files carry a token signed with the local dev secret for the demo user."""
+def demo_seed(
+    database_url: str, clickhouse: ClickHouse, stripe_api: StripeBillingStub, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The event files carry a token signed with the local dev secret for the demo user; Stripe's API is the
+    loopback stand-in, as the local stack has no Stripe of its own."""
     from local.devconfig import DEV_JWT_SECRET
     from tests.conftest import reset_function_state
 
@@ -37,6 +87,7 @@ def demo_seed(database_url: str, clickhouse: ClickHouse, monkeypatch: pytest.Mon
     seed_demo_traces(clickhouse)
     monkeypatch.setenv("SUPABASE_JWT_SECRET", DEV_JWT_SECRET)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
+    stripe_api.configure(monkeypatch)
     reset_function_state()
     yield
     monkeypatch.undo()

@@ -1,9 +1,10 @@
 """Property-based fuzzing of every route in openapi.json with schemathesis, over real HTTP against the local runner.
 
 Each generated request carries a valid token of a user who has data (brand memory, credits, a pro project with a trace,
-a session with events), and about half the cases swap in those real ids, so the 2xx paths are fuzzed as well as the
-404s. Whatever is sent: no 5xx, every 4xx in the one error format, and status, content type and body as the contract
-says. FUZZ_MAX_EXAMPLES bounds the random cases per route (small in `make test`; `make fuzz` runs a long one).
+a session with events, organizations with a member, invites and a subscription), and about half the cases swap in those
+real ids (two thirds on /opsboard), so the 2xx paths are fuzzed as well as the 404s. Whatever is sent: no 5xx, every
+4xx in the one error format, and status, content type and body as the contract says. FUZZ_MAX_EXAMPLES bounds the
+random cases per route (small in `make test`; `make fuzz` runs a long one).
 """
 
 import base64
@@ -31,6 +32,7 @@ from schemathesis.checks import CheckFunction
 from agentmode.errors import ErrorBody, ErrorCode
 from local.stack import ROOT
 from tests.factories import User, add_memory, create_session, create_user
+from tests.stripe_billing_stub import PRICE_ID, StripeBillingStub
 from tests.trace_data import NOW, Span, insert_spans, llm_attributes, new_trace_id
 from traces.cursor import LOCAL_AND_TEST_ONLY_CURSOR_KEY, MAC_CONTEXT, filters_fingerprint
 from traces.time_range import EARLIEST_NS
@@ -52,6 +54,34 @@ PROJECT_ID = uuid.uuid4()
 SESSION_ID = uuid.uuid4()
 TRACE_ID = new_trace_id()
 REAL_QUERY = {"project_id": str(PROJECT_ID), "session_id": str(SESSION_ID)}
+# What the /opsboard routes act on: a paying team the fuzz user owns (a project, a developer, a pending invite, a
+# subscription set to cancel at period end), an empty organization of theirs, and another user's organizations that
+# the fuzz user is a developer of and is invited to. _restore_team puts each back before every /opsboard case.
+TEAM_ORG_ID = uuid.uuid4()
+TEAM_PROJECT_ID = uuid.uuid4()
+MEMBER_ID = uuid.uuid4()
+INVITE_EMAIL = f"invitee-{uuid.uuid4().hex[:12]}@example.test"
+SUBSCRIPTION_ID = f"sub_fuzz{uuid.uuid4().hex[:16]}"
+SPARE_ORG_ID = uuid.uuid4()
+HOST_ID = uuid.uuid4()
+JOINED_ORG_ID = uuid.uuid4()
+INVITING_ORG_ID = uuid.uuid4()
+REAL_PATH = {"trace_id": TRACE_ID, "org_id": str(TEAM_ORG_ID), "project_id": str(TEAM_PROJECT_ID), "email": INVITE_EMAIL}
+# The organization an action names where that is not the team: one it can delete or check out, leave, or answer.
+ORG_OF = {
+    ("DELETE", "/opsboard/orgs/{org_id}"): SPARE_ORG_ID,
+    ("POST", "/opsboard/orgs/{org_id}/create-checkout-session"): SPARE_ORG_ID,
+    ("POST", "/opsboard/orgs/{org_id}/leave"): JOINED_ORG_ID,
+    ("POST", "/opsboard/orgs/{org_id}/accept-invite"): INVITING_ORG_ID,
+    ("POST", "/opsboard/orgs/{org_id}/accept"): INVITING_ORG_ID,
+    ("POST", "/opsboard/orgs/{org_id}/decline-invite"): INVITING_ORG_ID,
+}
+# A promotion code Stripe (the stand-in) honours, so checkouts and code checks reach their success with a discount.
+DISCOUNT_CODE = "FUZZ10"
+REAL_BODY = {
+    "org_id": str(TEAM_ORG_ID), "user_id": str(MEMBER_ID), "subscription_id": SUBSCRIPTION_ID, "price_id": PRICE_ID,
+    "discount_code": DISCOUNT_CODE,
+}  # fmt: skip
 
 config = schemathesis.Config.from_dict(
     {
@@ -100,12 +130,72 @@ def _trace_spans() -> list[Span]:
     return [root, *children]
 
 
+def _confirmed_user(admin: psycopg.Connection[Any], user_id: uuid.UUID) -> None:
+    admin.execute(
+        "INSERT INTO auth.users (id, email, email_confirmed_at) VALUES (%s, %s, now())", (user_id, f"{user_id}@test.local")
+    )
+
+
+def _restore_team(admin: psycopg.Connection[Any], user_id: uuid.UUID, stripe: StripeBillingStub) -> None:
+    """What a fuzzed delete, removal, leave, answer or reactivation used up, back as the fixture made it."""
+    admin.execute(
+        "INSERT INTO agentmode.orgs (id, name) VALUES (%s, 'fuzz spare'), (%s, 'fuzz joined'), (%s, 'fuzz inviting')"
+        " ON CONFLICT (id) DO NOTHING",
+        (SPARE_ORG_ID, JOINED_ORG_ID, INVITING_ORG_ID),
+    )
+    admin.execute(
+        "INSERT INTO agentmode.user_orgs (user_id, org_id, role) VALUES (%s, %s, 'developer'), (%s, %s, 'owner'),"
+        " (%s, %s, 'owner'), (%s, %s, 'developer'), (%s, %s, 'owner') ON CONFLICT DO NOTHING",
+        (MEMBER_ID, TEAM_ORG_ID, user_id, SPARE_ORG_ID, HOST_ID, JOINED_ORG_ID, user_id, JOINED_ORG_ID, HOST_ID, INVITING_ORG_ID),
+    )
+    admin.execute("DELETE FROM agentmode.user_orgs WHERE org_id = %s AND user_id = %s", (INVITING_ORG_ID, user_id))
+    admin.execute(
+        "INSERT INTO agentmode.projects (id, org_id, name) VALUES (%s, %s, 'fuzz team project') ON CONFLICT (id) DO NOTHING",
+        (TEAM_PROJECT_ID, TEAM_ORG_ID),
+    )
+    for org_id, email, inviter in ((TEAM_ORG_ID, INVITE_EMAIL, user_id), (INVITING_ORG_ID, f"{user_id}@test.local", HOST_ID)):
+        admin.execute(
+            "INSERT INTO agentmode.org_invites (org_id, email, role, inviter_id, delivery, expires_at)"
+            " SELECT %s, %s, 'developer', %s, 'in_app', now() + interval '7 days' WHERE NOT EXISTS"
+            " (SELECT 1 FROM agentmode.org_invites WHERE org_id = %s AND email = %s AND status = 'pending')",
+            (org_id, email, inviter, org_id, email),
+        )
+    stripe.subscriptions[SUBSCRIPTION_ID]["cancel_at_period_end"] = True
+
+
+def _arrange_team(admin: psycopg.Connection[Any], user_id: uuid.UUID, stripe: StripeBillingStub) -> None:
+    for someone in (MEMBER_ID, HOST_ID):
+        _confirmed_user(admin, someone)
+    stripe.add_coupon("fuzz-ten-percent", percent_off=10)
+    stripe.add_promotion_code(DISCOUNT_CODE, "fuzz-ten-percent")
+    customer = stripe.add_customer()
+    stripe.add_subscription(SUBSCRIPTION_ID, customer=customer, cancel_at_period_end=True, quantity=2)
+    admin.execute(
+        "INSERT INTO agentmode.orgs (id, name, prem_status, subscription_id, subscription_status,"
+        " subscription_cancel_at_period_end, stripe_customer_id) VALUES (%s, 'fuzz team', 'pro', %s, 'active', true, %s)",
+        (TEAM_ORG_ID, SUBSCRIPTION_ID, customer),
+    )
+    admin.execute("INSERT INTO agentmode.user_orgs (user_id, org_id, role) VALUES (%s, %s, 'owner')", (user_id, TEAM_ORG_ID))
+    _restore_team(admin, user_id, stripe)
+
+
 @pytest.fixture(scope="module")
-def fuzz_user(admin: psycopg.Connection[Any], clickhouse: Any, live_server: str) -> Iterator[FuzzUser]:
-    """A pro user with brand memory, a million credits, a project with a trace, and a session that has events."""
+def stripe_api() -> Iterator[StripeBillingStub]:
+    stub = StripeBillingStub()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture(scope="module")
+def fuzz_user(
+    admin: psycopg.Connection[Any], clickhouse: Any, live_server: str, stripe_api: StripeBillingStub
+) -> Iterator[FuzzUser]:
+    """A pro user with brand memory, a million credits, a project with a trace, a session that has events, and the
+    organizations the /opsboard routes act on, with Stripe's API on loopback for the billing routes."""
     from tests.conftest import reset_function_state
 
     user = create_user(admin, credits=1_000_000, plan="pro")
+    _arrange_team(admin, user.id, stripe_api)
     # `make fuzz` sends one user thousands of requests: lift the hourly API-call limit for this run, as an operator would.
     api_calls = admin.execute("SELECT limit_count FROM agentmode.rate_limit_policies WHERE action = 'api_call'").fetchone()[0]
     admin.execute("UPDATE agentmode.rate_limit_policies SET limit_count = 100000000 WHERE action = 'api_call'")
@@ -121,23 +211,26 @@ def fuzz_user(admin: psycopg.Connection[Any], clickhouse: Any, live_server: str)
             f"{live_server}/agent/event", headers=user.auth, json={"session_id": str(session_id), **event}, timeout=30
         )
         assert logged.status_code == 200, logged.text
-    # Stripe's secret: without it the webhook answers 503 (not configured), which is not what this run is about.
-    previous = os.environ.get("STRIPE_WEBHOOK_SECRET")
-    os.environ["STRIPE_WEBHOOK_SECRET"] = STRIPE_TEST_SECRET
-    reset_function_state()
-    yield FuzzUser(user, session_id)
+    with pytest.MonkeyPatch.context() as patch:
+        # Stripe's secret: without it the webhook answers 503 (not configured), which is not what this run is about.
+        patch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_TEST_SECRET)
+        stripe_api.configure(patch)
+        reset_function_state()
+        yield FuzzUser(user, session_id)
     admin.execute("UPDATE agentmode.rate_limit_policies SET limit_count = %s WHERE action = 'api_call'", (api_calls,))
-    if previous is None:
-        os.environ.pop("STRIPE_WEBHOOK_SECRET", None)
-    else:
-        os.environ["STRIPE_WEBHOOK_SECRET"] = previous
     reset_function_state()
 
 
-def _with_real(value: dict[str, Any], real: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """The generated value, or the same with the fuzz user's ids where it has those keys: both paths get fuzzed."""
+def _with_real(value: dict[str, Any], real: dict[str, Any], real_share: int = 1) -> st.SearchStrategy[dict[str, Any]]:
+    """The generated value, or the same with the fuzz user's ids where it has those keys: both paths get fuzzed. The
+    real ids are `real_share` times as likely as the generated ones."""
     known = {key: real[key] for key in real if key in value}
-    return st.sampled_from([value, {**value, **known}]) if known else st.just(value)
+    return st.sampled_from([value, *[{**value, **known}] * real_share]) if known else st.just(value)
+
+
+# An /opsboard action mostly needs two real ids at once (the organization in the path, the member in the body): at
+# even odds only a quarter of its cases could succeed, too few of the run's handful to reach a 2xx on every route.
+OPSBOARD_REAL_SHARE = 2
 
 
 @schema.hook
@@ -147,9 +240,11 @@ def flatmap_query(context: HookContext, query: Any) -> st.SearchStrategy[Any]:
 
 @schema.hook
 def flatmap_path_parameters(context: HookContext, path_parameters: Any) -> st.SearchStrategy[Any]:
-    if isinstance(path_parameters, dict):
-        return _with_real(path_parameters, {"trace_id": TRACE_ID})
-    return st.just(path_parameters)
+    if not isinstance(path_parameters, dict) or context.operation is None:
+        return st.just(path_parameters)
+    org = ORG_OF.get((context.operation.method.upper(), context.operation.path), TEAM_ORG_ID)
+    share = OPSBOARD_REAL_SHARE if context.operation.path.startswith("/opsboard/") else 1
+    return _with_real(path_parameters, {**REAL_PATH, "org_id": str(org)}, share)
 
 
 # Events the agent_event validator accepts: its cross-field rules (step names, required fields per kind) are not in
@@ -169,7 +264,11 @@ VALID_EVENTS: tuple[dict[str, Any], ...] = (
 
 @schema.hook
 def flatmap_body(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
-    if context.operation is None or context.operation.path != "/agent/event" or not isinstance(body, dict):
+    if context.operation is None or not isinstance(body, dict):
+        return st.just(body)
+    if context.operation.path.startswith("/opsboard/"):
+        return _with_real(body, REAL_BODY, OPSBOARD_REAL_SHARE)
+    if context.operation.path != "/agent/event":
         return st.just(body)
     real = {"session_id": str(SESSION_ID)}
     return st.one_of(_with_real(body, real), st.sampled_from(VALID_EVENTS).map(lambda event: {**event, **real}))
@@ -228,11 +327,13 @@ def _reopen_if_ended(admin: psycopg.Connection[Any]) -> None:
 
 @schema.parametrize()
 def test_every_route_answers_within_its_contract(
-    case: Case[Any], live_server: str, fuzz_user: FuzzUser, admin: psycopg.Connection[Any]
+    case: Case[Any], live_server: str, fuzz_user: FuzzUser, admin: psycopg.Connection[Any], stripe_api: StripeBillingStub
 ) -> None:
     headers = {} if case.operation.path == WEBHOOK else fuzz_user.user.auth
     if case.operation.path == "/agent/event":
         _reopen_if_ended(admin)
+    if case.operation.path.startswith("/opsboard/"):
+        _restore_team(admin, fuzz_user.user.id, stripe_api)
     response = case.call_and_validate(base_url=live_server, headers=headers, checks=CHECKS, timeout=30)
     OUTCOMES[case.operation.label][response.status_code] += 1
 

@@ -8,6 +8,7 @@ import pytest
 import agentmode.memory
 from tests import stripe_stub
 from tests.conftest import reset_function_state
+from tests.stripe_billing_stub import StripeBillingStub
 
 WEBHOOK_SECRET = "whsec_security_suite_endpoint_secret"
 
@@ -32,6 +33,24 @@ def hash_embeddings() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(agentmode.memory, "embedder_for", lambda settings: HashEmbedder())
         yield
+
+
+@pytest.fixture(scope="package")
+def stripe_billing() -> Iterator[StripeBillingStub]:
+    stub = StripeBillingStub()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def billing_routes(stripe_billing: StripeBillingStub) -> Iterator[None]:
+    """The billing routes as deployed (key, price, web app), with Stripe's API on loopback, so every recipe can
+    succeed; make_target registers each target's subscription there."""
+    with pytest.MonkeyPatch.context() as patch:
+        stripe_billing.configure(patch)
+        reset_function_state()
+        yield
+    reset_function_state()
 
 
 @pytest.fixture(scope="package")

@@ -8,7 +8,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import psycopg
@@ -18,6 +18,8 @@ from agentmode.clickhouse import ClickHouse
 from local.template_routes import Route, load_routes
 from tests.factories import User, create_session, create_user
 from tests.lambda_invoke import Result, invoke
+from tests.opsboard import add_member, email_of, personal_org
+from tests.stripe_billing_stub import StripeBillingStub
 from tests.trace_data import create_project, simple_trace
 
 ROUTES = load_routes()
@@ -26,30 +28,102 @@ WEBHOOK = "POST /v4/stripe-webhook"
 JWT_ROUTES = [route for route in ROUTES if route.route_key != WEBHOOK]
 
 
+def new_address() -> str:
+    return f"new-{uuid.uuid4().hex[:12]}@example.test"
+
+
 @dataclass(frozen=True)
 class Target:
-    """The ids a request may name: one user's session, project and trace."""
+    """The ids a request may name: one user's session, traced project and trace, and what the /opsboard routes act on."""
 
     user: User
     session_id: uuid.UUID
-    project_id: uuid.UUID
+    project_id: uuid.UUID  # traced, in an organization where the user is a developer
     trace_id: str
+    traces_org_id: uuid.UUID  # that organization, which the user may leave
+    org_id: uuid.UUID  # the user's own organization: owner, paying (pro, so no member or project limit)
+    subscription_id: str  # its live subscription, set to cancel at period end (at Stripe and in the row)
+    owned_project_id: uuid.UUID  # a project of org_id (its "Default Project")
+    member_id: uuid.UUID  # a developer of org_id
+    invite_email: str  # a pending invite of org_id
+    spare_org_id: uuid.UUID  # owned by the user alone, no projects and no subscription: deletable, can check out
+    invited_org_id: uuid.UUID  # another user's organization with a pending invite for the user's e-mail
 
     def missing(self) -> "Target":
         """The same user naming ids that exist nowhere."""
-        return replace(self, session_id=uuid.uuid4(), project_id=uuid.uuid4(), trace_id=uuid.uuid4().hex)
+        return replace(self, **_ids_of_nothing())
+
+    def ids(self) -> tuple[object, ...]:
+        """Every id the target names (the user's own aside)."""
+        return tuple(getattr(self, item.name) for item in fields(self) if item.name != "user")
 
 
-def make_target(admin: psycopg.Connection[Any], ch: ClickHouse, user: User | None = None) -> Target:
-    """A user (brand memory, 100 credits) with a session, and a project of their organization with one trace."""
+def _ids_of_nothing() -> dict[str, Any]:
+    return {
+        "session_id": uuid.uuid4(), "project_id": uuid.uuid4(), "trace_id": uuid.uuid4().hex, "traces_org_id": uuid.uuid4(),
+        "org_id": uuid.uuid4(), "subscription_id": f"sub_{uuid.uuid4().hex}", "owned_project_id": uuid.uuid4(),
+        "member_id": uuid.uuid4(), "invite_email": new_address(), "spare_org_id": uuid.uuid4(),
+        "invited_org_id": uuid.uuid4(),
+    }  # fmt: skip
+
+
+def scalar(admin: psycopg.Connection[Any], query: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Any:
+    """The first column of the one row `query` returns."""
+    row = admin.execute(query.encode(), params).fetchone()
+    assert row is not None, query
+    return row[0]
+
+
+def _invite(admin: psycopg.Connection[Any], org_id: uuid.UUID, email: str, inviter: uuid.UUID) -> None:
+    admin.execute(
+        "INSERT INTO agentmode.org_invites (org_id, email, role, inviter_id, delivery, expires_at)"
+        " VALUES (%s, %s, 'developer', %s, 'in_app', now() + interval '7 days')",
+        (org_id, email, inviter),
+    )
+
+
+def make_target(admin: psycopg.Connection[Any], ch: ClickHouse, stripe: StripeBillingStub, user: User | None = None) -> Target:
+    """A user (brand memory, 100 credits) with a session, a traced project, and the organizations, member, invites and
+    subscription of Target, each of them a row the user's requests may act on."""
     user = user or create_user(admin)
     project_id = create_project(admin, user.id)
-    return Target(user, create_session(admin, user.id), project_id, simple_trace(ch, project_id))
+    org_id = personal_org(admin, user)
+    member = create_user(admin, brand_memory=False)
+    add_member(admin, org_id, member, "developer")
+    invite_email = new_address()
+    _invite(admin, org_id, invite_email, user.id)
+    spare_org_id = scalar(admin, "INSERT INTO agentmode.orgs (name) VALUES ('spare') RETURNING id")
+    add_member(admin, spare_org_id, user, "owner")
+    host = create_user(admin, brand_memory=False)
+    invited_org_id = personal_org(admin, host)
+    _invite(admin, invited_org_id, email_of(user), host.id)
+    # Subscribed after the member joined, so no seat change is pending for Stripe.
+    customer = stripe.add_customer()
+    subscription_id = stripe.add_subscription(customer=customer, cancel_at_period_end=True, quantity=2)
+    admin.execute(
+        "UPDATE agentmode.orgs SET prem_status = 'pro', subscription_id = %s, subscription_status = 'active',"
+        " subscription_cancel_at_period_end = true, stripe_customer_id = %s WHERE id = %s",
+        (subscription_id, customer, org_id),
+    )
+    return Target(
+        user=user,
+        session_id=create_session(admin, user.id),
+        project_id=project_id,
+        trace_id=simple_trace(ch, project_id),
+        traces_org_id=scalar(admin, "SELECT org_id FROM agentmode.projects WHERE id = %s", (project_id,)),
+        org_id=org_id,
+        subscription_id=subscription_id,
+        owned_project_id=scalar(admin, "SELECT id FROM agentmode.projects WHERE org_id = %s", (org_id,)),
+        member_id=member.id,
+        invite_email=invite_email,
+        spare_org_id=spare_org_id,
+        invited_org_id=invited_org_id,
+    )
 
 
 def placeholder_target() -> Target:
     """Ids of nobody, for building a route's request shape."""
-    return Target(User(uuid.uuid4(), ""), uuid.uuid4(), uuid.uuid4(), uuid.uuid4().hex)
+    return Target(User(uuid.uuid4(), ""), **_ids_of_nothing())
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -96,6 +170,81 @@ RECIPES: dict[str, Callable[[Target], Call]] = {
     "GET /v4/meterics/project": lambda t: Call("GET", "/v4/meterics/project", {"project_id": str(t.project_id)}),
     "GET /v4/metrics/project": lambda t: Call("GET", "/v4/metrics/project", {"project_id": str(t.project_id)}),
 }
+
+PROFILE = {"full_name": "Security Suite", "billing_address": {"city": "Lisbon"}}
+PROJECT_CHANGE = {"name": "Renamed project", "environment": "staging"}
+
+
+def _org(method: str, action: str = "", body: Any = None, org: str = "org_id") -> Callable[[Target], Call]:
+    """A request to /opsboard/orgs/{org_id}[/action] naming the target's organization `org` (a Target field)."""
+    return lambda t: Call(method, f"/opsboard/orgs/{getattr(t, org)}{action}", body=body)
+
+
+def _member(action: str, **fields: str) -> Callable[[Target], Call]:
+    return lambda t: Call("POST", f"/opsboard/orgs/{t.org_id}/{action}", body={"user_id": str(t.member_id), **fields})
+
+
+def _owned_project(method: str, action: str = "", body: Any = None) -> Callable[[Target], Call]:
+    return lambda t: Call(method, f"/opsboard/projects/{t.owned_project_id}{action}", body=body)
+
+
+RECIPES.update({
+    "GET /opsboard/users/me": lambda t: Call("GET", "/opsboard/users/me"),
+    "PUT /opsboard/users/me": lambda t: Call("PUT", "/opsboard/users/me", body=PROFILE),
+    "POST /opsboard/users/update": lambda t: Call("POST", "/opsboard/users/update", body=PROFILE),
+    "PUT /opsboard/users/me/survey-complete": lambda t: Call("PUT", "/opsboard/users/me/survey-complete"),
+    "POST /opsboard/users/complete_survey": lambda t: Call("POST", "/opsboard/users/complete_survey"),
+    "GET /opsboard/projects": lambda t: Call("GET", "/opsboard/projects"),
+    "POST /opsboard/projects": lambda t: Call("POST", "/opsboard/projects", body={"name": "Launch", "org_id": str(t.org_id)}),
+    "GET /opsboard/projects/{project_id}": lambda t: Call("GET", f"/opsboard/projects/{t.project_id}"),
+    "PUT /opsboard/projects/{project_id}": _owned_project("PUT", body=PROJECT_CHANGE),
+    "POST /opsboard/projects/{project_id}/update": _owned_project("POST", "/update", PROJECT_CHANGE),
+    "DELETE /opsboard/projects/{project_id}": _owned_project("DELETE"),
+    "POST /opsboard/projects/{project_id}/delete": _owned_project("POST", "/delete"),
+    "POST /opsboard/projects/{project_id}/regenerate-key": _owned_project("POST", "/regenerate-key"),
+    "GET /opsboard/orgs": lambda t: Call("GET", "/opsboard/orgs"),
+    "POST /opsboard/orgs": lambda t: Call("POST", "/opsboard/orgs", body={"name": "Security suite org"}),
+    "POST /opsboard/orgs/create": lambda t: Call("POST", "/opsboard/orgs/create", body={"name": "Security suite org"}),
+    "GET /opsboard/orgs/invites": lambda t: Call("GET", "/opsboard/orgs/invites"),
+    "GET /opsboard/orgs/{org_id}": _org("GET"),
+    "PUT /opsboard/orgs/{org_id}": _org("PUT", body={"name": "Renamed org"}),
+    "POST /opsboard/orgs/{org_id}/update": _org("POST", "/update", {"name": "Renamed org"}),
+    "DELETE /opsboard/orgs/{org_id}": _org("DELETE", org="spare_org_id"),
+    "POST /opsboard/orgs/{org_id}/invite": lambda t: Call(
+        "POST", f"/opsboard/orgs/{t.org_id}/invite", body={"email": new_address(), "role": "developer"}
+    ),
+    "GET /opsboard/orgs/{org_id}/invites": _org("GET", "/invites"),
+    "DELETE /opsboard/orgs/{org_id}/invites/{email}": lambda t: Call(
+        "DELETE", f"/opsboard/orgs/{t.org_id}/invites/{t.invite_email}"
+    ),
+    "POST /opsboard/orgs/{org_id}/accept-invite": _org("POST", "/accept-invite", org="invited_org_id"),
+    "POST /opsboard/orgs/{org_id}/accept": _org("POST", "/accept", org="invited_org_id"),
+    "POST /opsboard/orgs/{org_id}/decline-invite": _org("POST", "/decline-invite", org="invited_org_id"),
+    "POST /opsboard/orgs/{org_id}/leave": _org("POST", "/leave", org="traces_org_id"),
+    "POST /opsboard/orgs/{org_id}/remove-member": _member("remove-member"),
+    "POST /opsboard/orgs/{org_id}/members/remove": _member("members/remove"),
+    "POST /opsboard/orgs/{org_id}/change-role": _member("change-role", role="admin"),
+    "POST /opsboard/orgs/{org_id}/members/update": _member("members/update", role="admin"),
+    "POST /opsboard/orgs/{org_id}/create-checkout-session": _org(
+        "POST", "/create-checkout-session", {"quantity": 1}, org="spare_org_id"
+    ),
+    "POST /opsboard/orgs/{org_id}/validate-discount-code": _org("POST", "/validate-discount-code", {"discount_code": "SUITE10"}),
+    "POST /opsboard/orgs/{org_id}/cancel-subscription": lambda t: Call(
+        "POST", f"/opsboard/orgs/{t.org_id}/cancel-subscription", body={"subscription_id": t.subscription_id}
+    ),
+    "POST /opsboard/orgs/{org_id}/reactivate-subscription": lambda t: Call(
+        "POST", f"/opsboard/orgs/{t.org_id}/reactivate-subscription", body={"subscription_id": t.subscription_id}
+    ),
+})  # fmt: skip
+# Routes whose success uses up what their recipe names (the row is deleted, the invite answered or revoked, the member
+# or membership gone, the subscription no longer set to cancel): the same request cannot succeed twice on one target.
+CONSUMING = frozenset({
+    "DELETE /opsboard/projects/{project_id}", "POST /opsboard/projects/{project_id}/delete", "DELETE /opsboard/orgs/{org_id}",
+    "DELETE /opsboard/orgs/{org_id}/invites/{email}", "POST /opsboard/orgs/{org_id}/accept-invite",
+    "POST /opsboard/orgs/{org_id}/accept", "POST /opsboard/orgs/{org_id}/decline-invite", "POST /opsboard/orgs/{org_id}/leave",
+    "POST /opsboard/orgs/{org_id}/remove-member", "POST /opsboard/orgs/{org_id}/members/remove",
+    "POST /opsboard/orgs/{org_id}/reactivate-subscription",
+})  # fmt: skip
 
 
 def valid_call(route: Route | str, target: Target) -> Call:
@@ -144,15 +293,29 @@ def fingerprint(admin: psycopg.Connection[Any], *, tables: tuple[str, ...] | Non
     return {name: (count, newest) for name, count, newest in rows if tables is None or name.split(".")[1] in tables}
 
 
-def scalar(admin: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
-    """The first column of the one row `query` returns."""
-    row = admin.execute(query.encode(), params).fetchone()
-    assert row is not None, query
-    return row[0]
-
-
 def changed_tables(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
     return sorted(table for table in before.keys() | after.keys() if before.get(table) != after.get(table))
+
+
+def tenant_rows(admin: psycopg.Connection[Any], user: User) -> dict[str, str]:
+    """A digest per table of every row that is the user's: their own, and their organizations' (members, projects,
+    invites), plus invites to their e-mail. Any change to another tenant's data shows here."""
+    orgs = "SELECT org_id FROM agentmode.user_orgs WHERE user_id = %(user)s"
+    where = {
+        "agent_sessions": "user_id = %(user)s", "agent_execution_logs": "user_id = %(user)s",
+        "agent_memory": "user_id = %(user)s", "credit_balances": "user_id = %(user)s", "rate_limit_hits": "user_id = %(user)s",
+        "user_profiles": "user_id = %(user)s", "orgs": f"id IN ({orgs})", "user_orgs": f"org_id IN ({orgs})",
+        "projects": f"org_id IN ({orgs})",
+        "org_invites": f"org_id IN ({orgs}) OR email = (SELECT lower(email) FROM auth.users WHERE id = %(user)s)",
+    }  # fmt: skip
+    return {
+        table: scalar(
+            admin,
+            f"SELECT coalesce(string_agg(md5(t::text), ',' ORDER BY md5(t::text)), '') FROM agentmode.{table} t WHERE {rows}",
+            {"user": user.id},
+        )
+        for table, rows in where.items()
+    }
 
 
 BILLING_TABLES = ("orgs", "stripe_events", "stripe_parked_events", "subscription_status_history", "billing_disputes")

@@ -22,30 +22,47 @@ from tests.security.support import (
     make_target,
     placeholder_target,
     route_id,
+    tenant_rows,
     valid_call,
 )
+from tests.stripe_billing_stub import StripeBillingStub
 
 
-def _names_an_id(route: Route) -> bool:
+def _names(route: Route, *fields: str) -> bool:
+    """Whether the route's request names one of the target's ids (all of them when no field is given)."""
     probe = placeholder_target()
     text = json.dumps(dataclasses.asdict(valid_call(route, probe)))
-    return any(str(value) in text for value in (probe.session_id, probe.project_id, probe.trace_id))
+    values = [getattr(probe, name) for name in fields] if fields else probe.ids()
+    return any(str(value) in text for value in values)
 
 
-ID_ROUTES = [route for route in JWT_ROUTES if _names_an_id(route)]
-POST_ROUTES = [route for route in JWT_ROUTES if route.method == "POST"]
+ID_ROUTES = [route for route in JWT_ROUTES if _names(route)]
+# What a request names inside the caller's own organization, and the answer when that is not there.
+NOT_IN_MY_ORG = {
+    "member_id": (404, "MEMBER_NOT_FOUND"),
+    "invite_email": (404, "INVITE_NOT_FOUND"),
+    "subscription_id": (409, "SUBSCRIPTION_MISMATCH"),
+}
+INNER_IDS = tuple(NOT_IN_MY_ORG)
+INNER_ID_ROUTES = [route for route in JWT_ROUTES if _names(route, *INNER_IDS)]
+BODY_ROUTES = [route for route in JWT_ROUTES if isinstance(valid_call(route, placeholder_target()).body, dict)]
+BODYLESS_WRITE_ROUTES = [
+    route for route in JWT_ROUTES if route.method != "GET" and valid_call(route, placeholder_target()).body is None
+]
 
 
 @pytest.fixture
-def me(admin: psycopg.Connection[Any], clickhouse: ClickHouse, user: User) -> Target:
-    return make_target(admin, clickhouse, user)
+def me(admin: psycopg.Connection[Any], clickhouse: ClickHouse, stripe_billing: StripeBillingStub, user: User) -> Target:
+    return make_target(admin, clickhouse, stripe_billing, user)
 
 
-@pytest.fixture
-def them(admin: psycopg.Connection[Any], clickhouse: ClickHouse, other_user: User) -> Target:
-    """The other tenant: a session with a logged event, a project with a trace, a memory."""
-    target = make_target(admin, clickhouse, other_user)
-    assert valid_call("POST /agent/event", target).send(other_user.auth).status == 200
+@pytest.fixture(scope="module")
+def them(admin: psycopg.Connection[Any], clickhouse: ClickHouse, stripe_billing: StripeBillingStub) -> Target:
+    """The other tenant: a session with a logged event, a project with a trace, a memory, and organizations with a
+    member, invites and a subscription. Tests here only add rows of their own (a session, a memory), which no other
+    test reads, so one serves the module."""
+    target = make_target(admin, clickhouse, stripe_billing)
+    assert valid_call("POST /agent/event", target).send(target.user.auth).status == 200
     return target
 
 
@@ -58,10 +75,6 @@ def normalised(body: dict[str, Any], *ids: object) -> dict[str, Any]:
     return parsed
 
 
-def ids_of(target: Target) -> tuple[object, ...]:
-    return target.session_id, target.project_id, target.trace_id
-
-
 def with_body(call: Call, **fields: Any) -> Call:
     return dataclasses.replace(call, body={**call.body, **fields})
 
@@ -70,6 +83,24 @@ def test_the_routes_that_take_an_id_are_all_here() -> None:
     assert {route.route_key for route in ID_ROUTES} >= {
         "POST /agent/event", "GET /agent/status", "GET /agent/events", "GET /v4/traces", "GET /v4/traces/{trace_id}",
         "GET /v4/meterics/project", "GET /v4/metrics/project",
+        "POST /opsboard/projects", "GET /opsboard/projects/{project_id}", "PUT /opsboard/projects/{project_id}",
+        "POST /opsboard/projects/{project_id}/update", "DELETE /opsboard/projects/{project_id}",
+        "POST /opsboard/projects/{project_id}/delete", "POST /opsboard/projects/{project_id}/regenerate-key",
+        "GET /opsboard/orgs/{org_id}", "PUT /opsboard/orgs/{org_id}", "POST /opsboard/orgs/{org_id}/update",
+        "DELETE /opsboard/orgs/{org_id}", "POST /opsboard/orgs/{org_id}/invite", "GET /opsboard/orgs/{org_id}/invites",
+        "DELETE /opsboard/orgs/{org_id}/invites/{email}", "POST /opsboard/orgs/{org_id}/accept-invite",
+        "POST /opsboard/orgs/{org_id}/accept", "POST /opsboard/orgs/{org_id}/decline-invite",
+        "POST /opsboard/orgs/{org_id}/leave", "POST /opsboard/orgs/{org_id}/remove-member",
+        "POST /opsboard/orgs/{org_id}/members/remove", "POST /opsboard/orgs/{org_id}/change-role",
+        "POST /opsboard/orgs/{org_id}/members/update", "POST /opsboard/orgs/{org_id}/create-checkout-session",
+        "POST /opsboard/orgs/{org_id}/cancel-subscription", "POST /opsboard/orgs/{org_id}/reactivate-subscription",
+        "POST /opsboard/orgs/{org_id}/validate-discount-code",
+    }  # fmt: skip
+    assert {route.route_key for route in INNER_ID_ROUTES} == {
+        "DELETE /opsboard/orgs/{org_id}/invites/{email}", "POST /opsboard/orgs/{org_id}/remove-member",
+        "POST /opsboard/orgs/{org_id}/members/remove", "POST /opsboard/orgs/{org_id}/change-role",
+        "POST /opsboard/orgs/{org_id}/members/update", "POST /opsboard/orgs/{org_id}/cancel-subscription",
+        "POST /opsboard/orgs/{org_id}/reactivate-subscription",
     }  # fmt: skip
 
 
@@ -86,7 +117,27 @@ def test_another_users_ids_answer_404_exactly_like_missing_ids(
     assert changed_tables(before, fingerprint(admin)) == []
     assert result.status == 404, result.body
     unknown = valid_call(route, missing).send(me.user.auth)
-    assert normalised(result.body, *ids_of(them)) == normalised(unknown.body, *ids_of(missing))
+    assert normalised(result.body, *them.ids()) == normalised(unknown.body, *missing.ids())
+
+
+@pytest.mark.parametrize("route", INNER_ID_ROUTES, ids=route_id)
+def test_another_tenants_member_invite_or_subscription_named_in_my_organization_is_answered_like_a_missing_one(
+    admin: psycopg.Connection[Any], me: Target, them: Target, route: Route
+) -> None:
+    """My own organization, their member's user id, their invite's address or their subscription id: the same answer
+    as for one that exists nowhere, and nothing is written."""
+    inner = {name: getattr(them, name) for name in INNER_IDS}
+    missing = dataclasses.replace(me, **{name: getattr(me.missing(), name) for name in INNER_IDS})
+    [named] = [name for name in INNER_IDS if _names(route, name)]
+    before, theirs = fingerprint(admin), tenant_rows(admin, them.user)
+
+    result = valid_call(route, dataclasses.replace(me, **inner)).send(me.user.auth)
+
+    assert changed_tables(before, fingerprint(admin)) == []
+    assert tenant_rows(admin, them.user) == theirs
+    assert (result.status, result.body["error_code"]) == NOT_IN_MY_ORG[named]
+    unknown = valid_call(route, missing).send(me.user.auth)
+    assert normalised(result.body, *inner.values()) == normalised(unknown.body, *(getattr(missing, n) for n in INNER_IDS))
 
 
 @pytest.mark.parametrize(
@@ -198,13 +249,29 @@ def test_searching_with_another_users_memory_text_finds_only_mine(
     assert secret not in json.dumps(found.body)
 
 
-@pytest.mark.parametrize("route", POST_ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=route_id)
 def test_a_user_id_in_a_body_is_refused_and_writes_nothing(
     admin: psycopg.Connection[Any], me: Target, them: Target, route: Route
 ) -> None:
+    """An unknown field to every body, except where the body names a user already (the member to remove or re-role):
+    there the other user is simply not a member of the caller's organization."""
     before = fingerprint(admin)
 
     result = with_body(valid_call(route, me), user_id=str(them.user.id)).send(me.user.auth)
 
-    assert (result.status, result.body["error_code"]) == (400, "VALIDATION_ERROR")
+    expected = (404, "MEMBER_NOT_FOUND") if _names(route, "member_id") else (400, "VALIDATION_ERROR")
+    assert (result.status, result.body["error_code"]) == expected
     assert changed_tables(before, fingerprint(admin)) == []
+
+
+@pytest.mark.parametrize("route", BODYLESS_WRITE_ROUTES, ids=route_id)
+def test_a_user_id_sent_to_a_route_without_a_body_acts_on_the_caller_only(
+    admin: psycopg.Connection[Any], me: Target, them: Target, route: Route
+) -> None:
+    """These routes read no body: the caller's own answer, and the named user's rows as they were."""
+    theirs = tenant_rows(admin, them.user)
+
+    result = dataclasses.replace(valid_call(route, me), body={"user_id": str(them.user.id)}).send(me.user.auth)
+
+    assert result.status == 200, result.body
+    assert tenant_rows(admin, them.user) == theirs

@@ -28,6 +28,7 @@ from tests.factories import TEST_JWT_SECRET, create_user
 from tests.jwks_server import JwksServer
 from tests.lambda_invoke import Result
 from tests.security.support import (
+    CONSUMING,
     JWT_ROUTES,
     Call,
     Target,
@@ -40,6 +41,7 @@ from tests.security.support import (
     route_id,
     valid_call,
 )
+from tests.stripe_billing_stub import StripeBillingStub
 
 ISSUER = "https://project-ref.supabase.co/auth/v1"
 
@@ -198,8 +200,14 @@ def forge(
     keys: dict[str, Any],
     admin: psycopg.Connection[Any],
     clickhouse: ClickHouse,
+    stripe_billing: StripeBillingStub,
 ) -> Forge:
-    return Forge(victim=make_target(admin, clickhouse), attacker_jwks=attacker_jwks, attacker_id=create_user(admin).id, **keys)
+    return Forge(
+        victim=make_target(admin, clickhouse, stripe_billing),
+        attacker_jwks=attacker_jwks,
+        attacker_id=create_user(admin).id,
+        **keys,
+    )
 
 
 def assert_refused_and_nothing_written(admin: psycopg.Connection[Any], send: Callable[[], Result]) -> Result:
@@ -212,19 +220,59 @@ def assert_refused_and_nothing_written(admin: psycopg.Connection[Any], send: Cal
 
 @pytest.mark.parametrize("alg", ["HS256", "ES256", "RS256"])
 @pytest.mark.parametrize("route", JWT_ROUTES, ids=route_id)
-def test_a_genuine_token_is_accepted_on_every_route(forge: Forge, route: Route, alg: str) -> None:
-    """The control: the very requests the attacks below send succeed with a token the project really issued."""
+def test_a_genuine_token_is_accepted_on_every_route(
+    admin: psycopg.Connection[Any],
+    clickhouse: ClickHouse,
+    stripe_billing: StripeBillingStub,
+    forge: Forge,
+    route: Route,
+    alg: str,
+) -> None:
+    """The control: the very requests the attacks below send succeed with a token the project really issued. A route
+    whose success uses up its target (a delete, an answered invite) gets a victim of its own, built alike, so that each
+    algorithm's send can succeed and the shared victim keeps every row the attacks aim at."""
+    victim = make_target(admin, clickhouse, stripe_billing) if route.route_key in CONSUMING else forge.victim
     signers: dict[str, tuple[Any, str | None]] = {
         "HS256": (TEST_JWT_SECRET, None),
         "ES256": (forge.project_ec, "ec-1"),
         "RS256": (forge.project_rsa, "rsa-1"),
     }
     key, kid = signers[alg]
-    token = jwt.encode(forge.claims(), key, algorithm=alg, headers={"kid": kid} if kid else None)
+    token = jwt.encode(forge.claims(sub=str(victim.user.id)), key, algorithm=alg, headers={"kid": kid} if kid else None)
 
-    result = valid_call(route, forge.victim).send(bearer(token))
+    result = valid_call(route, victim).send(bearer(token))
 
     assert result.status in (200, 201), result.body
+
+
+# What each of those routes answers when its target was already used up.
+USED_UP = {
+    "DELETE /opsboard/projects/{project_id}": (404, "NOT_FOUND"),
+    "POST /opsboard/projects/{project_id}/delete": (404, "NOT_FOUND"),
+    "DELETE /opsboard/orgs/{org_id}": (404, "NOT_FOUND"),
+    "DELETE /opsboard/orgs/{org_id}/invites/{email}": (404, "INVITE_NOT_FOUND"),
+    "POST /opsboard/orgs/{org_id}/accept-invite": (404, "INVITE_NOT_FOUND"),
+    "POST /opsboard/orgs/{org_id}/accept": (404, "INVITE_NOT_FOUND"),
+    "POST /opsboard/orgs/{org_id}/decline-invite": (404, "INVITE_NOT_FOUND"),
+    "POST /opsboard/orgs/{org_id}/leave": (404, "NOT_FOUND"),
+    "POST /opsboard/orgs/{org_id}/remove-member": (404, "MEMBER_NOT_FOUND"),
+    "POST /opsboard/orgs/{org_id}/members/remove": (404, "MEMBER_NOT_FOUND"),
+    "POST /opsboard/orgs/{org_id}/reactivate-subscription": (409, "NOT_CANCELLING"),
+}
+
+
+@pytest.mark.parametrize("route_key", sorted(CONSUMING))
+def test_a_route_that_uses_up_its_target_refuses_the_same_request_again(
+    admin: psycopg.Connection[Any], clickhouse: ClickHouse, stripe_billing: StripeBillingStub, forge: Forge, route_key: str
+) -> None:
+    """Why those routes get a victim of their own above: the second identical request finds nothing left to act on."""
+    target = make_target(admin, clickhouse, stripe_billing)
+    token = bearer(hs256(forge.claims(sub=str(target.user.id))))
+    assert valid_call(route_key, target).send(token).status == 200
+
+    again = valid_call(route_key, target).send(token)
+
+    assert (again.status, again.body["error_code"]) == USED_UP[route_key]
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
@@ -270,23 +318,30 @@ def test_a_genuine_token_anywhere_but_the_bearer_header_is_401(
     assert_refused_and_nothing_written(admin, call.send)
 
 
+@pytest.fixture(scope="module")
+def rotating_jwks() -> Iterator[JwksServer]:
+    """A project JWKS whose keys each test below publishes, then deletes. One server for them all: closing one waits
+    out its poll interval (half a second), and with JWKS_CACHE_SECONDS=0 every request reads the keys afresh."""
+    jwks = JwksServer()
+    yield jwks
+    jwks.close()
+
+
 @pytest.mark.parametrize("route", JWT_ROUTES, ids=route_id)
 def test_a_token_of_a_deleted_key_is_401_once_the_key_cache_expires(
-    admin: psycopg.Connection[Any], forge: Forge, route: Route, monkeypatch: pytest.MonkeyPatch
+    admin: psycopg.Connection[Any], forge: Forge, route: Route, rotating_jwks: JwksServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    jwks = JwksServer()
     retired = ec.generate_private_key(ec.SECP256R1())
-    jwks.keys = [public_jwk(retired, "retired")]
+    rotating_jwks.keys = [public_jwk(retired, "retired")]
     token = jwt.encode(forge.claims(), retired, algorithm="ES256", headers={"kid": "retired"})
-    monkeypatch.setenv("SUPABASE_URL", jwks.url)
+    monkeypatch.setenv("SUPABASE_URL", rotating_jwks.url)
     monkeypatch.setenv("JWKS_CACHE_SECONDS", "0")
     reset_function_state()
     try:
         assert valid_call("GET /agent/status", forge.victim).send(bearer(token)).status == 200, "accepted while published"
-        jwks.keys = []  # the project revoked the key
+        rotating_jwks.keys = []  # the project revoked the key
 
         assert_refused_and_nothing_written(admin, lambda: valid_call(route, forge.victim).send(bearer(token)))
     finally:
         monkeypatch.undo()
         reset_function_state()
-        jwks.close()

@@ -2,6 +2,7 @@
 never a 5xx; none of them writes anything."""
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -11,6 +12,7 @@ from agentmode.app_factory import DEFAULT_MAX_BODY_BYTES
 from agentmode.clickhouse import ClickHouse
 from local.template_routes import Route
 from tests import stripe_stub
+from tests.conftest import reset_function_state
 from tests.lambda_invoke import event_for, invoke, invoke_event
 from tests.security.conftest import WEBHOOK_SECRET
 from tests.security.support import (
@@ -24,8 +26,10 @@ from tests.security.support import (
     route_id,
     valid_call,
 )
+from tests.stripe_billing_stub import StripeBillingStub
 
-POST_ROUTES = [route for route in ROUTES if route.method == "POST"]
+# Every route a body can be sent to (API Gateway passes one with any method but GET).
+WRITE_ROUTES = [route for route in ROUTES if route.method != "GET"]
 GET_ROUTES = [route for route in JWT_ROUTES if route.method == "GET"]
 # The webhook takes Stripe's largest events; every other function the factory's default.
 MAX_BODY_BYTES = {"StripeWebhookFunction": 1024 * 1024}
@@ -36,16 +40,39 @@ def limit_of(route: Route) -> int:
     return MAX_BODY_BYTES.get(route.function, DEFAULT_MAX_BODY_BYTES)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def webhook_secret() -> Iterator[None]:
+    """The webhook's signing secret, so its deliveries here are otherwise valid. None of them needs a Stripe API read,
+    so Stripe's API stays the billing routes' (the webhook fixture would point it at the webhook's stand-in)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        reset_function_state()
+        yield
+    reset_function_state()
+
+
+@pytest.fixture(scope="module")
+def victim(admin: psycopg.Connection[Any], clickhouse: ClickHouse, stripe_billing: StripeBillingStub) -> Target:
+    """A user with a session, a traced project and organizations, for the requests that must be refused or only read:
+    they change no row, so they share one (each test checks that)."""
+    return make_target(admin, clickhouse, stripe_billing)
+
+
 @pytest.fixture
-def me(admin: psycopg.Connection[Any], clickhouse: ClickHouse, webhook: stripe_stub.StripeApiStub) -> Target:
-    """A user with a session and a traced project, and the webhook configured, so each request is otherwise valid."""
-    return make_target(admin, clickhouse)
+def me(admin: psycopg.Connection[Any], clickhouse: ClickHouse, stripe_billing: StripeBillingStub) -> Target:
+    """The same, fresh for each request that succeeds (a delete or an answered invite uses its target up)."""
+    return make_target(admin, clickhouse, stripe_billing)
 
 
 def body_of_size(route: Route, target: Target, size: int) -> bytes:
-    """The route's valid JSON body with a padding field, exactly `size` bytes long."""
-    base = json.dumps({**valid_call(route, target).body, "padding": ""}).encode()
+    """The route's valid JSON body (an empty object for a route that reads none) with a padding field, exactly `size`
+    bytes long."""
+    base = json.dumps({**(valid_call(route, target).body or {}), "padding": ""}).encode()
     return base[:-2] + b"x" * (size - len(base)) + base[-2:]
+
+
+def path_of(route: Route, target: Target) -> str:
+    return valid_call(route, target).path
 
 
 def headers_for(route: Route, target: Target, body: bytes) -> dict[str, str]:
@@ -54,39 +81,42 @@ def headers_for(route: Route, target: Target, body: bytes) -> dict[str, str]:
     return target.user.auth
 
 
-@pytest.mark.parametrize("route", POST_ROUTES, ids=route_id)
-def test_a_body_over_the_limit_is_413_and_writes_nothing(admin: psycopg.Connection[Any], me: Target, route: Route) -> None:
-    body = body_of_size(route, me, limit_of(route) + 1)
+@pytest.mark.parametrize("route", WRITE_ROUTES, ids=route_id)
+def test_a_body_over_the_limit_is_413_and_writes_nothing(admin: psycopg.Connection[Any], victim: Target, route: Route) -> None:
+    body = body_of_size(route, victim, limit_of(route) + 1)
     before = fingerprint(admin)
 
-    result = invoke(route.method, route.path, headers=headers_for(route, me, body), raw_body=body)
+    result = invoke(route.method, path_of(route, victim), headers=headers_for(route, victim, body), raw_body=body)
 
     assert (result.status, result.body["error_code"]) == (413, "PAYLOAD_TOO_LARGE")
     assert result.body["details"] == {"max_bytes": limit_of(route)}
     assert changed_tables(before, fingerprint(admin)) == []
 
 
-@pytest.mark.parametrize("route", POST_ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", WRITE_ROUTES, ids=route_id)
 def test_a_body_at_the_limit_is_not_refused_for_its_size(admin: psycopg.Connection[Any], me: Target, route: Route) -> None:
     body = body_of_size(route, me, limit_of(route))
 
-    result = invoke(route.method, route.path, headers=headers_for(route, me, body), raw_body=body)
+    result = invoke(route.method, path_of(route, me), headers=headers_for(route, me, body), raw_body=body)
 
-    assert result.status == 400, "refused for the unknown padding field, not its size"
-    assert result.body["error_code"] in ("VALIDATION_ERROR", "WEBHOOK_SIGNATURE_INVALID")
+    if valid_call(route, me).body is None:
+        assert result.status == 200, "a route that reads no body ignores it"
+    else:
+        assert result.status == 400, "refused for the unknown padding field, not its size"
+        assert result.body["error_code"] in ("VALIDATION_ERROR", "WEBHOOK_SIGNATURE_INVALID")
 
 
 @pytest.mark.parametrize("content_length", [None, "100"], ids=["absent", "understated"])
 @pytest.mark.parametrize(
     "route",
-    POST_ROUTES,
+    WRITE_ROUTES,
     ids=route_id,
 )
 def test_a_body_over_the_limit_is_413_whatever_its_content_length_says(
-    admin: psycopg.Connection[Any], me: Target, route: Route, content_length: str | None
+    admin: psycopg.Connection[Any], victim: Target, route: Route, content_length: str | None
 ) -> None:
-    body = body_of_size(route, me, limit_of(route) + 1)
-    event = event_for(route.method, route.path, headers=headers_for(route, me, body), body=body)
+    body = body_of_size(route, victim, limit_of(route) + 1)
+    event = event_for(route.method, path_of(route, victim), headers=headers_for(route, victim, body), body=body)
     del event["headers"]["content-length"]
     if content_length is not None:
         event["headers"]["content-length"] = content_length
@@ -99,12 +129,12 @@ def test_a_body_over_the_limit_is_413_whatever_its_content_length_says(
 
 
 @pytest.mark.parametrize("content_length", ["abc", "-1", "1e9", "99999999999999999999"])
-@pytest.mark.parametrize("route", POST_ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", WRITE_ROUTES, ids=route_id)
 def test_a_malformed_or_huge_content_length_is_413(
-    admin: psycopg.Connection[Any], me: Target, route: Route, content_length: str
+    admin: psycopg.Connection[Any], victim: Target, route: Route, content_length: str
 ) -> None:
-    body = json.dumps(valid_call(route, me).body).encode()
-    event = event_for(route.method, route.path, headers=headers_for(route, me, body), body=body)
+    body = json.dumps(valid_call(route, victim).body).encode()
+    event = event_for(route.method, path_of(route, victim), headers=headers_for(route, victim, body), body=body)
     event["headers"]["content-length"] = content_length
     before = fingerprint(admin)
 
@@ -126,32 +156,32 @@ def query_cases() -> list[Any]:
 
 @pytest.mark.parametrize(("route", "name", "value"), query_cases())
 def test_a_huge_query_parameter_is_400_and_writes_nothing(
-    admin: psycopg.Connection[Any], me: Target, route: Route, name: str, value: str
+    admin: psycopg.Connection[Any], victim: Target, route: Route, name: str, value: str
 ) -> None:
-    call = valid_call(route, me)
+    call = valid_call(route, victim)
     before = fingerprint(admin)
 
-    result = invoke(call.method, call.path, headers=me.user.auth, query={**call.query, name: value})
+    result = invoke(call.method, call.path, headers=victim.user.auth, query={**call.query, name: value})
 
     assert (result.status, result.body["error_code"]) == (400, "VALIDATION_ERROR")
     assert changed_tables(before, fingerprint(admin)) == []
 
 
 @pytest.mark.parametrize("route", GET_ROUTES, ids=route_id)
-def test_a_huge_unknown_query_string_is_ignored(me: Target, route: Route) -> None:
-    call = valid_call(route, me)
+def test_a_huge_unknown_query_string_is_ignored(victim: Target, route: Route) -> None:
+    call = valid_call(route, victim)
     junk = {f"junk{i}": "y" * 100 for i in range(2_000)} | {"blob": "z" * HUGE}
 
-    result = invoke(call.method, call.path, headers=me.user.auth, query={**call.query, **junk})
+    result = invoke(call.method, call.path, headers=victim.user.auth, query={**call.query, **junk})
 
     assert result.status == 200
 
 
 @pytest.mark.parametrize("route", JWT_ROUTES, ids=route_id)
-def test_a_huge_authorization_header_is_401(admin: psycopg.Connection[Any], me: Target, route: Route) -> None:
+def test_a_huge_authorization_header_is_401(admin: psycopg.Connection[Any], victim: Target, route: Route) -> None:
     before = fingerprint(admin)
 
-    result = valid_call(route, me).send({"authorization": "Bearer " + "a" * HUGE})
+    result = valid_call(route, victim).send({"authorization": "Bearer " + "a" * HUGE})
 
     assert (result.status, result.body["error_code"]) == (401, "UNAUTHORIZED")
     assert changed_tables(before, fingerprint(admin)) == []
@@ -166,10 +196,10 @@ def test_huge_and_many_unknown_headers_are_ignored(me: Target, route: Route) -> 
     assert result.status in (200, 201)
 
 
-def test_a_huge_idempotency_key_is_400_and_writes_nothing(admin: psycopg.Connection[Any], me: Target) -> None:
+def test_a_huge_idempotency_key_is_400_and_writes_nothing(admin: psycopg.Connection[Any], victim: Target) -> None:
     before = fingerprint(admin)
 
-    result = valid_call("POST /agent/start", me).send({**me.user.auth, "idempotency-key": "k" * HUGE})
+    result = valid_call("POST /agent/start", victim).send({**victim.user.auth, "idempotency-key": "k" * HUGE})
 
     assert (result.status, result.body["error_code"]) == (400, "VALIDATION_ERROR")
     assert changed_tables(before, fingerprint(admin)) == []
@@ -178,7 +208,7 @@ def test_a_huge_idempotency_key_is_400_and_writes_nothing(admin: psycopg.Connect
 @pytest.mark.parametrize(
     "signature", ["t=1," + "v1=ab," * 200_000, "x" * HUGE], ids=["two_hundred_thousand_signatures", "one_megabyte"]
 )
-def test_a_huge_stripe_signature_is_400_and_writes_nothing(admin: psycopg.Connection[Any], me: Target, signature: str) -> None:
+def test_a_huge_stripe_signature_is_400_and_writes_nothing(admin: psycopg.Connection[Any], signature: str) -> None:
     body = json.dumps(stripe_stub.event("invoice.paid", {"id": "in_1", "object": "invoice"})).encode()
     before = fingerprint(admin)
 
@@ -189,8 +219,8 @@ def test_a_huge_stripe_signature_is_400_and_writes_nothing(admin: psycopg.Connec
 
 
 @pytest.mark.parametrize("path", ["/v4/traces/" + "a" * 100_000])
-def test_a_huge_path_is_4xx(me: Target, path: str) -> None:
-    result = invoke("GET", path, headers=me.user.auth, query={"project_id": str(me.project_id)})
+def test_a_huge_path_is_4xx(victim: Target, path: str) -> None:
+    result = invoke("GET", path, headers=victim.user.auth, query={"project_id": str(victim.project_id)})
 
     assert (result.status, result.body["error_code"]) in ((400, "VALIDATION_ERROR"), (404, "NOT_FOUND"))
 
@@ -212,13 +242,13 @@ DEEP_JSON = [
 
 @pytest.mark.parametrize(("route_key", "body"), DEEP_JSON, ids=[f"{r}-{sorted(b)[0]}" for r, b in DEEP_JSON])
 def test_deeply_nested_json_is_400_and_writes_nothing(
-    admin: psycopg.Connection[Any], me: Target, route_key: str, body: dict[str, Any]
+    admin: psycopg.Connection[Any], victim: Target, route_key: str, body: dict[str, Any]
 ) -> None:
     if route_key == "POST /agent/event":
-        body = {"session_id": str(me.session_id), **body}
+        body = {"session_id": str(victim.session_id), **body}
     before = fingerprint(admin)
 
-    result = invoke("POST", route_key.split(" ")[1], headers=me.user.auth, json_body=body)
+    result = invoke("POST", route_key.split(" ")[1], headers=victim.user.auth, json_body=body)
 
     assert (result.status, result.body["error_code"]) == (400, "VALIDATION_ERROR")
     assert changed_tables(before, fingerprint(admin)) == []
@@ -242,14 +272,14 @@ UNPARSEABLE = {
 
 @pytest.mark.parametrize("case", UNPARSEABLE)
 def test_json_postgres_or_the_parser_cannot_hold_is_400_and_writes_nothing(
-    admin: psycopg.Connection[Any], me: Target, case: str
+    admin: psycopg.Connection[Any], victim: Target, case: str
 ) -> None:
     path, raw = UNPARSEABLE[case]
     if path == "/agent/event":
-        raw = event_body(str(me.session_id), raw)
+        raw = event_body(str(victim.session_id), raw)
     before = fingerprint(admin)
 
-    result = invoke("POST", path, headers=me.user.auth, raw_body=raw)
+    result = invoke("POST", path, headers=victim.user.auth, raw_body=raw)
 
     assert (result.status, result.body["error_code"]) == (400, "VALIDATION_ERROR")
     assert changed_tables(before, fingerprint(admin)) == []

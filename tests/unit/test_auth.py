@@ -2,6 +2,7 @@
 
 import base64
 import dataclasses
+import datetime
 import hashlib
 import hmac
 import json
@@ -314,8 +315,17 @@ def test_a_hanging_jwks_endpoint_fails_within_the_fetch_timeout(jwks: JwksServer
     assert outcome[0].details["reason"] == "unknown signing key"
 
 
-def test_an_expiry_within_the_clock_skew_is_accepted() -> None:
-    exp = int(time.time()) - (auth.CLOCK_SKEW_SECONDS - 1)
+def test_an_expiry_within_the_clock_skew_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyJWT's clock frozen 0.9 s past `now`: a loaded machine's pause between encoding and verifying cannot flake it."""
+    now = int(time.time())
+
+    class FrozenClock(datetime.datetime):
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> "FrozenClock":
+            return cls.fromtimestamp(now + 0.9, tz)
+
+    monkeypatch.setattr(jwt.api_jwt, "datetime", FrozenClock)
+    exp = now - (auth.CLOCK_SKEW_SECONDS - 1)
     assert verify_token(jwt.encode(claims(exp=exp), SECRET, algorithm="HS256"), settings_for())
 
 

@@ -9,12 +9,9 @@ from typing import Any, Protocol
 
 import stripe
 
-from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
-from agentmode.runtime_secrets import secret_value
 from agentmode.settings import Settings
-
-STRIPE_RETRY_AFTER_MS = 5000
+from agentmode.stripe_client import stripe_client, stripe_unavailable
 
 
 class StripeApi(Protocol):
@@ -23,21 +20,9 @@ class StripeApi(Protocol):
     def charge(self, charge_id: str) -> dict[str, Any]: ...
 
 
-def _unavailable(reason: str) -> AppError:
-    return AppError(
-        ErrorCode.SERVICE_UNAVAILABLE, details={"service": "stripe", "reason": reason, "retry_after_ms": STRIPE_RETRY_AFTER_MS}
-    )
-
-
 class StripeClientApi:
-    def __init__(self, settings: Settings, key: str) -> None:
-        self.key = key
-        self.client = stripe.StripeClient(
-            key,
-            base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
-            http_client=stripe.RequestsClient(timeout=settings.stripe_timeout_seconds),
-            max_network_retries=2,
-        )
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self.client = client
 
     def checkout_session(self, session_id: str) -> dict[str, Any]:
         return self._call(
@@ -53,21 +38,10 @@ class StripeClientApi:
             result: dict[str, Any] = request().to_dict()
         except stripe.StripeError as exc:
             logger.warning("stripe api call failed", extra={"error_type": type(exc).__name__})
-            raise _unavailable("stripe api error") from None
+            raise stripe_unavailable("stripe api error") from None
         return result
 
 
-_clients: dict[str, StripeClientApi] = {}
-
-
 def stripe_api_for(settings: Settings) -> StripeApi:
-    """One client per container, so its HTTP connection to Stripe is reused across events; a rotated
-    STRIPE_SECRET_KEY (read per event, runtime_secrets caches it) replaces it once the key's cache age passes."""
-    key = secret_value("stripe_secret_key", settings)
-    if not key:
-        logger.error("STRIPE_SECRET_KEY is not set: Stripe cannot be read", extra={"setting": "STRIPE_SECRET_KEY"})
-        raise _unavailable("STRIPE_SECRET_KEY is not set")
-    client = _clients.get(settings.stripe_api_base)
-    if client is None or client.key != key:
-        client = _clients[settings.stripe_api_base] = StripeClientApi(settings, key)
-    return client
+    """The container's Stripe client (agentmode.stripe_client), read per event so a rotated key is picked up."""
+    return StripeClientApi(stripe_client(settings))

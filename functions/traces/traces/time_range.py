@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from agentmode.errors import AppError, ErrorCode
+from agentmode.membership import Plan
 from agentmode.settings import Settings
-from traces.access import Plan
 from traces.schemas import TimeWindow
 
 

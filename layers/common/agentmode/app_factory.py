@@ -49,6 +49,11 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
 }
 
 
+def documented_errors(*entries: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's own error statuses for its OpenAPI `responses=`: (status, "CODE: when"), each answered as ErrorBody."""
+    return {status: {"model": ErrorBody, "description": description} for status, description in entries}
+
+
 def request_id_of(scope: Scope) -> str:
     """The API Gateway request id (the logs' correlation id); a fresh one outside Lambda."""
     if "request_id" not in scope.setdefault("state", {}):

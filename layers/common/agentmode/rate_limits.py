@@ -14,6 +14,7 @@ AGENT_START = "agent_start"
 MEMORY_WRITE = "memory_write"
 MEMORY_READ = "memory_read"
 API_CALL = "api_call"
+ORG_INVITE = "org_invite"
 
 
 def _exceeded(action: str, row: dict[str, Any]) -> AppError:

@@ -28,8 +28,6 @@ class Settings(BaseSettings):
     secrets_cache_seconds: int = Field(default=300, ge=0, le=3600)
 
     agent_queue_url: str = ""
-    free_daily_runs: int = Field(default=10, ge=0)
-    pro_daily_runs: int = Field(default=50, ge=0)
     credits_per_video: int = Field(default=1, ge=0)
 
     realtime_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
@@ -73,6 +71,11 @@ class Settings(BaseSettings):
     trace_detail_max_spans: int = Field(default=10_000, ge=1, le=100_000)
     # HMAC key of the trace list's cursors (secret); empty makes the cursor-issuing list answer 503 outside local/test.
     traces_cursor_secret: SecretStr = SecretStr("")
+
+    # Organizations (seed 000 /opsboard): how long an invite stays open, and the web app invite mails link back to.
+    invite_expiry_days: int = Field(default=7, ge=1, le=30)
+    app_url: str = "http://localhost:5173"
+    supabase_auth_timeout_seconds: float = Field(default=3.0, gt=0, le=20)
 
     # Web app origins CORS allows (comma-separated): API Gateway's CorsAllowOrigins, and the local runner's list.
     cors_allow_origins: str = "http://localhost:5173"

@@ -1,0 +1,1 @@
+"""Seed 000's /opsboard/orgs routes."""

@@ -1,0 +1,1 @@
+"""The caller's own profile (seed 000 /opsboard users): read, update, survey completion."""
