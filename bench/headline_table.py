@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("functions", "stripe_webhook", "memory", "traces", "load")
+BENCHMARKS = ("functions", "stripe_webhook", "memory", "traces", "opsboard_projects", "opsboard_orgs", "load")
 TIMES = "\N{MULTIPLICATION SIGN}"  # as in "1.49 times": a ratio to the baseline's cold start
 TRACES_MEASURES = {
     "list_first_page": "list, first page with totals (7 days)",
@@ -106,11 +106,27 @@ def load_rows(results: dict[str, Any]) -> list[Row]:
     return [row("load", label, ms(results["p50_ms"]), ms(results["p99_ms"]), "0 errors", passed)]
 
 
+def opsboard_projects_rows(results: dict[str, Any]) -> list[Row]:
+    figures, target, data = results["variants"]["projects_list"], results["target"], results["data"]
+    label = f"GET /opsboard/projects, {data['projects']} projects with trace counts ({data['spans']:,} spans, chDB)"
+    limit = target["projects_list_p50_max_ms"]
+    return [row("opsboard", label, ms(figures["p50_ms"]), ms(figures["p99_ms"]), f"≤ {limit:g} ms", target["met"])]
+
+
+def opsboard_orgs_rows(results: dict[str, Any]) -> list[Row]:
+    figures, target = results["variants"]["orgs_list"], results["target"]
+    label = f"GET /opsboard/orgs, {results['data']['pro_orgs']} pro orgs: {results['stripe_requests']} Stripe calls"
+    budget = f"≤ {target['orgs_list_p50_max_ms']:g} ms, 0 calls"
+    return [row("opsboard", label, ms(figures["p50_ms"]), ms(figures["p99_ms"]), budget, target["met"])]
+
+
 EXTRACTORS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "functions": functions_rows,
     "stripe_webhook": stripe_rows,
     "memory": memory_rows,
     "traces": traces_rows,
+    "opsboard_projects": opsboard_projects_rows,
+    "opsboard_orgs": opsboard_orgs_rows,
     "load": load_rows,
 }
 
