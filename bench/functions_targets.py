@@ -134,19 +134,22 @@ def build_targets(
     def ping() -> dict[str, Any]:
         return api_event("GET", "/ping")
 
-    # The /opsboard reads: one user with their personal org and Default Project (the signup trigger's), no outside
-    # call (deployed without a ClickHouse host, the project counts are null at once). Billing: the owner cancelling a
-    # subscription the org does not have, so the request is authorised and locked, then answers 409 before any Stripe
-    # import (Stripe's own latency is not this function's).
-    (opsboard_user,) = create_users(admin, 1)
-    opsboard_token = mint_token(opsboard_user, JWT_SECRET)
-    org_row = admin.execute("SELECT org_id FROM agentmode.user_orgs WHERE user_id = %s", (opsboard_user,)).fetchone()
-    assert org_row is not None
-
+    # The /opsboard routes, a user each (the API-call limit counts per user): their personal organization and Default
+    # Project come from the signup trigger; no outside call (deployed without a ClickHouse host, the project counts
+    # are null at once). Billing: the owner cancelling a subscription the organization does not have, so the request
+    # is authorised and locked, then answers 409 before any Stripe import (Stripe's latency is not this function's).
     def opsboard(method: str, path: str, body: Any = None) -> EventFactory:
-        return lambda: api_event(method, path, token=opsboard_token, body=body)
+        (user,) = create_users(admin, 1)
+        token = mint_token(user, JWT_SECRET)
+        org = admin.execute("SELECT org_id FROM agentmode.user_orgs WHERE user_id = %s", (user,)).fetchone()
+        assert org is not None
+        resolved = path.replace("{org_id}", str(org[0]))
+        return lambda: api_event(method, resolved, token=token, body=body)
 
-    billing_path = f"/opsboard/orgs/{org_row[0]}/cancel-subscription"
+    read_me = opsboard("GET", "/opsboard/users/me")
+    list_projects = opsboard("GET", "/opsboard/projects")
+    list_orgs = opsboard("GET", "/opsboard/orgs")
+    cancel = opsboard("POST", "/opsboard/orgs/{org_id}/cancel-subscription", {"subscription_id": "sub_bench"})
 
     # Lambda's path order: the function's folder (/var/task) before the layer (/opt/python).
     return [
@@ -154,9 +157,9 @@ def build_targets(
         Target(EVENT, (build / EVENT, layer), 200, log_event, env=realtime_env),
         Target(STATUS, (build / STATUS, layer), 200, read_status),
         Target(STRIPE, (build / STRIPE, layer), 200, stripe_delivery, env={"STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET}),
-        Target(USERS, (build / USERS, layer), 200, opsboard("GET", "/opsboard/users/me")),
-        Target(PROJECTS, (build / PROJECTS, layer), 200, opsboard("GET", "/opsboard/projects")),
-        Target(ORGS, (build / ORGS, layer), 200, opsboard("GET", "/opsboard/orgs")),
-        Target(BILLING, (build / BILLING, layer), 409, opsboard("POST", billing_path, {"subscription_id": "sub_bench"})),
+        Target(USERS, (build / USERS, layer), 200, read_me),
+        Target(PROJECTS, (build / PROJECTS, layer), 200, list_projects),
+        Target(ORGS, (build / ORGS, layer), 200, list_orgs),
+        Target(BILLING, (build / BILLING, layer), 409, cancel),
         Target(BASELINE, (build / BASELINE, layer), 200, ping),
     ]
