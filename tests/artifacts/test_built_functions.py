@@ -144,6 +144,24 @@ def test_each_sdk_ships_only_with_the_function_that_uses_it(built: Path) -> None
     assert {folder for folder in folders if (built / folder / "supabase").is_dir()} == {"OpsboardOrgsFunction"}
 
 
+def _distributions(folder: Path) -> dict[str, str]:
+    """{project name: version} of the packages pip installed into `folder` (their .dist-info directories)."""
+    found = (path.name.removesuffix(".dist-info").rsplit("-", 1) for path in folder.glob("*.dist-info"))
+    return {name.lower().replace("-", "_"): version for name, version in found}
+
+
+def test_a_package_a_function_ships_beside_the_layer_is_the_layers_version(built: Path) -> None:
+    """A function's folder comes first on the path, so its copy of a package the layer also has is the one imported:
+    were its version to differ (supabase pulls pydantic, PyJWT, cryptography into opsboard_orgs), FastAPI in the
+    layer would run on a pydantic it was not installed with."""
+    layer = _distributions(built / "CommonLayer" / "python")
+    assert "pydantic" in _distributions(built / "OpsboardOrgsFunction")
+    for folder in sorted(path for path in built.iterdir() if (path / "app.py").exists()):
+        shipped = _distributions(folder)
+        differing = {name: (version, layer[name]) for name, version in shipped.items() if layer.get(name, version) != version}
+        assert differing == {}, folder.name
+
+
 def test_built_seat_sync_runs_its_schedule_from_the_build_output_alone(built: Path, database_url: str) -> None:
     """Nothing pending in a fresh database: the run reads Postgres and makes no Stripe call (none is configured)."""
     code = (
