@@ -1,6 +1,6 @@
 """ClickHouse failing under GET /opsboard/projects once its client has connected: the trace and span counts are extras
 of the list, so they are null and the list is served, within the query timeout, whatever the failure. A refused
-ClickHouse and one that hangs at connect: tests/functional/test_opsboard_projects.py."""
+ClickHouse and one that hangs at connect: tests/functional/test_opsboard_projects_read.py."""
 
 from collections.abc import Iterator
 from typing import Any

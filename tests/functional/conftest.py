@@ -13,6 +13,7 @@ from tests.clickhouse_http import ClickHouseHTTP, reading_over_http
 from tests.conftest import reset_function_state
 from tests.factories import User
 from tests.opsboard import personal_org
+from tests.projects_support import Team, new_team
 from tests.stripe_billing_stub import StripeBillingStub
 
 CLICKHOUSE_PATHS = ["chdb", "http"]
@@ -54,3 +55,9 @@ def stripe_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[StripeBillingStub]:
     stub.close()
     monkeypatch.undo()
     reset_function_state()
+
+
+@pytest.fixture
+def team(admin: psycopg.Connection[Any]) -> Team:
+    """An organization with a member of each role (tests/projects_support.py)."""
+    return new_team(admin)

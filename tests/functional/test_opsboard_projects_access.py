@@ -11,9 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from agentmode.clickhouse import ClickHouse
 from tests.factories import User
-from tests.projects_support import Team, new_team, on_project, project_row, refusal
+from tests.projects_support import Team, on_project, project_row, refusal
 
 # Each route of one project, with a body where it takes one: what a non-member tries and must learn nothing from.
 PROJECT_ROUTES = [
@@ -27,14 +26,9 @@ PROJECT_ROUTES = [
 ROUTE_IDS = ["get", "put", "post_update", "delete", "post_delete", "regenerate_key"]
 
 
-@pytest.fixture(autouse=True)
-def trace_schema(clickhouse: ClickHouse) -> None:
-    """The list reads chDB's trace summaries: the schema must be there whichever test runs first."""
-
-
-@pytest.fixture
-def team(admin: psycopg.Connection[Any]) -> Team:
-    return new_team(admin)
+# The list reads chDB's trace summaries: the schema (the session's `clickhouse` fixture) must be there whichever test
+# runs first.
+pytestmark = pytest.mark.usefixtures("clickhouse")
 
 
 # What non-members and malformed ids get

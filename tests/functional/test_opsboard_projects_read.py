@@ -26,7 +26,6 @@ from tests.projects_support import (
     add_project,
     join,
     list_projects,
-    new_team,
     on_project,
     personal_org,
     project_ids,
@@ -35,15 +34,9 @@ from tests.projects_support import (
 )
 from tests.trace_data import NOW, Span, insert_spans, new_trace_id, simple_trace
 
-
-@pytest.fixture(autouse=True)
-def trace_schema(clickhouse: ClickHouse) -> None:
-    """The list reads chDB's trace summaries: the schema must be there whichever test runs first."""
-
-
-@pytest.fixture
-def team(admin: psycopg.Connection[Any]) -> Team:
-    return new_team(admin)
+# The list reads chDB's trace summaries: the schema (the session's `clickhouse` fixture) must be there whichever test
+# runs first.
+pytestmark = pytest.mark.usefixtures("clickhouse")
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from agentmode.clickhouse import ClickHouse
 from agentmode.db import close_connection, get_connection
 from tests.factories import User
 from tests.lambda_invoke import Result, invoke
@@ -23,7 +22,6 @@ from tests.projects_support import (
     Team,
     join,
     list_projects,
-    new_team,
     on_project,
     personal_org,
     project_ids,
@@ -36,14 +34,9 @@ UPDATE_ROUTES = [("PUT", ""), ("POST", "/update")]
 DELETE_ROUTES = [("DELETE", ""), ("POST", "/delete")]
 
 
-@pytest.fixture(autouse=True)
-def trace_schema(clickhouse: ClickHouse) -> None:
-    """The list reads chDB's trace summaries: the schema must be there whichever test runs first."""
-
-
-@pytest.fixture
-def team(admin: psycopg.Connection[Any]) -> Team:
-    return new_team(admin)
+# The list reads chDB's trace summaries: the schema (the session's `clickhouse` fixture) must be there whichever test
+# runs first.
+pytestmark = pytest.mark.usefixtures("clickhouse")
 
 
 def free_project_limit(admin: psycopg.Connection[Any]) -> int:
