@@ -5,26 +5,19 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from agentmode.app_factory import RequestBody, json_size
+from agentmode.app_factory import RequestBody, json_size, nesting_problem
 from agentmode.sessions import STEPS_BY_NAME, EventKind
 
 MAX_JSON_FIELD_BYTES = 64 * 1024
 MAX_JSON_FIELD_DEPTH = 32
 
 
-def _nesting_problem(value: Any, depth: int = 1) -> str | None:
-    """JSON nested so deep that GET /agent/events could never serialise the stored event again (a 500 on every
-    read of the session). NUL, NaN and the like are RequestBody's to refuse."""
-    if depth > MAX_JSON_FIELD_DEPTH:
-        return f"must nest at most {MAX_JSON_FIELD_DEPTH} levels deep"
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    return next((problem for item in items if (problem := _nesting_problem(item, depth + 1))), None)
-
-
 def _bounded_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is not None and json_size(value) > MAX_JSON_FIELD_BYTES:
         raise ValueError(f"must serialise to at most {MAX_JSON_FIELD_BYTES} bytes")
-    if value is not None and (problem := _nesting_problem(value)):
+    # Nested deeper, GET /agent/events could never serialise the stored event again (a 500 on every read of the
+    # session). NUL, NaN and the like are RequestBody's to refuse.
+    if value is not None and (problem := nesting_problem(value, MAX_JSON_FIELD_DEPTH)):
         raise ValueError(problem)
     return value
 

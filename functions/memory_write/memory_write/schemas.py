@@ -6,26 +6,18 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from agentmode.app_factory import RequestBody, json_size
+from agentmode.app_factory import RequestBody, json_size, nesting_problem
 from agentmode.memory import MemoryType
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 32
 
 
-def _nesting_problem(value: Any, depth: int = 1) -> str | None:
-    """Metadata nested so deep that the answer echoing it back cannot be serialised: the row would be written and the
-    request still fail (500). NUL, NaN and the like are RequestBody's to refuse."""
-    if depth > MAX_METADATA_DEPTH:
-        return f"must nest at most {MAX_METADATA_DEPTH} levels deep"
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    return next((problem for item in items if (problem := _nesting_problem(item, depth + 1))), None)
-
-
 def _bounded(metadata: dict[str, Any]) -> dict[str, Any]:
     if json_size(metadata) > MAX_METADATA_BYTES:
         raise ValueError(f"must serialise to at most {MAX_METADATA_BYTES} bytes")
-    if problem := _nesting_problem(metadata):
+    # NUL, NaN and the like are RequestBody's to refuse.
+    if problem := nesting_problem(metadata, MAX_METADATA_DEPTH):
         raise ValueError(problem)
     return metadata
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
-from agentmode.app_factory import RequestBody, json_size
+from agentmode.app_factory import RequestBody, json_size, nesting_problem
 
 MAX_FULL_NAME = 200
 MAX_AVATAR_URL = 2048
@@ -26,15 +26,8 @@ def _https_url(url: str) -> str:
     return url
 
 
-def _depth_problem(value: Any, depth: int = 1) -> str | None:
-    if depth > MAX_OBJECT_DEPTH:
-        return f"must nest at most {MAX_OBJECT_DEPTH} levels deep"
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    return next((problem for item in items if (problem := _depth_problem(item, depth + 1))), None)
-
-
 def _small_object(value: dict[str, Any]) -> dict[str, Any]:
-    if problem := _depth_problem(value):
+    if problem := nesting_problem(value, MAX_OBJECT_DEPTH):
         raise ValueError(problem)
     if json_size(value) > MAX_OBJECT_BYTES:
         raise ValueError(f"must serialise to at most {MAX_OBJECT_BYTES} bytes")

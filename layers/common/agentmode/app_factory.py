@@ -211,6 +211,15 @@ def _documented_as_served(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def nesting_problem(value: Any, max_depth: int, depth: int = 1) -> str | None:
+    """Why `value` (JSON of dicts and lists) nests deeper than `max_depth` levels, or None: an answer echoing a stored
+    object nested too deep could not be serialised (the row written, the request failed), so bodies bound it."""
+    if depth > max_depth:
+        return f"must nest at most {max_depth} levels deep"
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((problem for item in items if (problem := nesting_problem(item, max_depth, depth + 1))), None)
+
+
 def json_size(value: Any) -> int:
     """Bytes of `value` as compact JSON, to bound free-form JSON fields."""
     return len(json.dumps(value, separators=(",", ":"), default=str).encode())
