@@ -8,9 +8,8 @@ from pydantic import AfterValidator
 from agent_start.queue_client import get_queue
 from agent_start.schemas import StartRequest, StartResponse
 from agent_start.service import start_session
-from agentmode.app_factory import RATE_LIMITED
+from agentmode.app_factory import RATE_LIMITED, documented_errors
 from agentmode.auth import CurrentUser
-from agentmode.errors import ErrorBody
 from agentmode.observability import logger, metrics
 from agentmode.settings import get_settings
 
@@ -35,8 +34,7 @@ IdempotencyKey = Annotated[
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": StartResponse, "description": "Replay of an earlier request with the same Idempotency-Key"},
-        402: {"model": ErrorBody, "description": "INSUFFICIENT_CREDITS"},
-        422: {"model": ErrorBody, "description": "IDEMPOTENCY_KEY_REUSED"},
+        **documented_errors((402, "INSUFFICIENT_CREDITS"), (422, "IDEMPOTENCY_KEY_REUSED")),
         **RATE_LIMITED,
     },
 )

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query
 
 from agent_status.eta import estimate_completion
 from agent_status.schemas import EventsPage, LoggedEvent, StatusResponse
+from agentmode.app_factory import documented_errors
 from agentmode.auth import CurrentUser
 from agentmode.db import user_transaction
-from agentmode.errors import ErrorBody
 from agentmode.sessions import load_session
 
-router = APIRouter(tags=["agent"], responses={404: {"model": ErrorBody, "description": "SESSION_NOT_FOUND"}})
+router = APIRouter(tags=["agent"], responses=documented_errors((404, "SESSION_NOT_FOUND")))
 
 SessionId = Annotated[UUID, Query(description="The session to read.")]
 

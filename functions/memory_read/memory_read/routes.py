@@ -4,9 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from agentmode.app_factory import RATE_LIMITED
+from agentmode.app_factory import RATE_LIMITED, documented_errors
 from agentmode.auth import CurrentUser
-from agentmode.errors import ErrorBody
 from agentmode.memory import MemoryType
 from agentmode.observability import metrics
 from agentmode.settings import get_settings
@@ -19,7 +18,7 @@ router = APIRouter(tags=["memory"])
 @router.get(
     "/agent/read-memory",
     response_model=ReadMemoryResponse,
-    responses={504: {"model": ErrorBody, "description": "TOOL_TIMEOUT from the embeddings provider"}, **RATE_LIMITED},
+    responses=documented_errors((504, "TOOL_TIMEOUT from the embeddings provider")) | RATE_LIMITED,
 )
 async def read_memory(
     user: CurrentUser,

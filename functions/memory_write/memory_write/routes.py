@@ -4,9 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from agentmode.app_factory import RATE_LIMITED
+from agentmode.app_factory import RATE_LIMITED, documented_errors
 from agentmode.auth import CurrentUser
-from agentmode.errors import ErrorBody
 from agentmode.observability import metrics
 from agentmode.settings import get_settings
 from memory_write.schemas import WriteMemoryRequest, WriteMemoryResponse
@@ -21,7 +20,7 @@ router = APIRouter(tags=["memory"])
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": WriteMemoryResponse, "description": "Same content already stored for this type: updated"},
-        504: {"model": ErrorBody, "description": "TOOL_TIMEOUT from the embeddings provider"},
+        **documented_errors((504, "TOOL_TIMEOUT from the embeddings provider")),
         **RATE_LIMITED,
     },
 )

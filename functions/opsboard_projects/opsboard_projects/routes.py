@@ -10,22 +10,20 @@ from uuid import UUID
 from fastapi import APIRouter, Path, status
 from psycopg.rows import DictRow
 
+from agentmode.app_factory import documented_errors
 from agentmode.auth import CurrentUser
 from agentmode.db import user_transaction
-from agentmode.errors import ErrorBody
 from opsboard_projects import project_store
 from opsboard_projects.schemas import Project, ProjectCreate, ProjectDeleted, ProjectListItem, ProjectUpdate
 from opsboard_projects.trace_counts import TraceCounts, trace_counts
 
 router = APIRouter(tags=["projects"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "NOT_FOUND: no such project (or organization) for this caller"}
-}
+NOT_FOUND = documented_errors((404, "NOT_FOUND: no such project (or organization) for this caller"))
 
 
 def refused(what: str) -> dict[int | str, dict[str, Any]]:
-    return NOT_FOUND | {403: {"model": ErrorBody, "description": what}}
+    return NOT_FOUND | documented_errors((403, what))
 
 
 ProjectId = Annotated[UUID, Path(description="A project of an organization the caller belongs to.")]

@@ -1,20 +1,16 @@
 """The routes of opsboard_users: the caller's own profile, as `authenticated` under RLS."""
 
-from typing import Any
-
 from fastapi import APIRouter
 
+from agentmode.app_factory import documented_errors
 from agentmode.auth import CurrentUser
 from agentmode.db import user_transaction
-from agentmode.errors import ErrorBody
 from opsboard_users.profile import mark_survey_complete, read_profile, update_profile
 from opsboard_users.schemas import SurveyCompleted, UserProfile, UserProfileUpdate
 
 router = APIRouter(tags=["users"])
 
-NO_PROFILE: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "NOT_FOUND: the caller has no profile (a user older than profiles)"}
-}
+NO_PROFILE = documented_errors((404, "NOT_FOUND: the caller has no profile (a user older than profiles)"))
 
 
 @router.get("/opsboard/users/me", response_model=UserProfile, responses=NO_PROFILE)

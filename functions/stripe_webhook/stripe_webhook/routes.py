@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
-from agentmode.errors import ErrorBody
+from agentmode.app_factory import documented_errors
 from agentmode.runtime_secrets import secret_value
 from agentmode.settings import get_settings
 from stripe_webhook.events import verified_event
@@ -24,7 +24,7 @@ class WebhookAck(BaseModel):
 @router.post(
     "/v4/stripe-webhook",
     response_model=WebhookAck,
-    responses={400: {"model": ErrorBody, "description": "WEBHOOK_SIGNATURE_INVALID: nothing was written"}},
+    responses=documented_errors((400, "WEBHOOK_SIGNATURE_INVALID: nothing was written")),
 )
 async def receive_stripe_event(
     request: Request, stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None

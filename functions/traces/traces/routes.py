@@ -1,14 +1,15 @@
 """The routes of the traces function: parse, authorize against Postgres, query ClickHouse, shape the response."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 
+from agentmode.app_factory import documented_errors
 from agentmode.auth import CurrentUser
 from agentmode.clickhouse import get_clickhouse
-from agentmode.errors import AppError, ErrorBody, ErrorCode
+from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import metrics
 from agentmode.settings import get_settings
 from traces import cursor as cursors
@@ -22,9 +23,7 @@ from traces.trace_list import ListRequest, list_traces
 
 router = APIRouter(tags=["traces"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "NOT_FOUND: no such project (or trace) for this caller"}
-}
+NOT_FOUND = documented_errors((404, "NOT_FOUND: no such project (or trace) for this caller"))
 ProjectId = Annotated[UUID, Query(description="A project of an organization the caller belongs to.")]
 StartTime = Annotated[datetime | None, Query(description="ISO 8601, inclusive; default end_time minus 7 days.")]
 EndTime = Annotated[datetime | None, Query(description="ISO 8601, exclusive; default now.")]
