@@ -8,6 +8,14 @@ Shapes as Stripe documents them for API version 2026-10-28 (stripe-python 16.1's
   `minimum_amount_currency`, and `currency_options` only when expanded); `coupon` (`applies_to` and
   `currency_options` only when expanded); `price` (`unit_amount`, `currency`, `product`, `recurring`); lists as
   `{"object": "list", "data", "has_more", "url"}`;
+- `billing_portal.session` (API reference "The Customer portal Session object" / "Create a portal session":
+  `POST /v1/billing_portal/sessions` with `customer` (required, 404 `resource_missing` when unknown) and `return_url`;
+  `url` on billing.stripe.com, `configuration` the account's default `bpc_…`, short-lived so never listed);
+- the preview `invoice` of `POST /v1/invoices/create_preview` (API reference "Create a preview invoice", "The Invoice
+  Line Item object") for a quantity change of a subscription item with `proration_behavior=create_prorations`: a
+  credit line for the unused time of the old quantity and a debit line for the remaining time of the new one, each
+  `parent.type` `subscription_item_details` with `proration: true` and rounded on its own, as Stripe prorates by the
+  second over the item's current period; then the next period's line for the new quantity (`proration: false`);
 - Checkout Sessions take `ui_mode` `elements`, `embedded_page`, `form` or `hosted_page` (2026-03-25 removed `custom`,
   `embedded` and `hosted`: those are 400 `parameter_invalid_enum`);
 - errors: `{"error": {"type", "code", "param", "message", "doc_url"}}` with the status: 404 `resource_missing`
@@ -254,6 +262,57 @@ class StripeObjects:
             )
         session.update(status="expired", client_secret=None)
         return session
+
+    def _create_portal_session(self, params: dict[str, Any]) -> dict[str, Any]:
+        customer = params.get("customer")
+        if not customer:
+            raise invalid("customer", "Missing required param: customer.", "parameter_missing")
+        if customer not in self.customers:
+            raise missing("customer", str(customer), "customer")
+        session_id = new_id("bps")
+        return {
+            "id": session_id, "object": "billing_portal.session", "configuration": "bpc_default_configuration",
+            "created": int(time.time()), "customer": customer, "customer_account": None, "flow": None, "livemode": False,
+            "locale": None, "on_behalf_of": None, "return_url": params.get("return_url"),
+            "url": f"https://billing.stripe.com/p/session/test_{session_id.removeprefix('bps_')}",
+        }  # fmt: skip
+
+    def _preview_invoice(self, params: dict[str, Any]) -> dict[str, Any]:
+        sub = self._found(self.subscriptions, str(params.get("subscription")), "subscription")
+        if sub["status"] in ("canceled", "incomplete_expired"):
+            raise invalid("subscription", "A canceled subscription has no upcoming invoice to preview.")
+        details = params.get("subscription_details") or {}
+        lines: list[dict[str, Any]] = []
+        now = int(time.time())
+        for index, change in enumerate(details.get("items") or []):
+            item = next((i for i in sub["items"]["data"] if i["id"] == change.get("id")), None)
+            if item is None:
+                raise invalid(f"subscription_details[items][{index}][id]", "No such subscription item on this subscription.")
+            new_quantity = int(change.get("quantity", item["quantity"]))
+            if details.get("proration_behavior", "create_prorations") != "none" and new_quantity != item["quantity"]:
+                remaining = (item["current_period_end"] - now) / (item["current_period_end"] - item["current_period_start"])
+                unit = int(item["price"]["unit_amount"])
+                lines.append(self._line(sub, item, -round(unit * item["quantity"] * remaining), item["quantity"], True))
+                lines.append(self._line(sub, item, round(unit * new_quantity * remaining), new_quantity, True))
+            lines.append(self._line(sub, item, int(item["price"]["unit_amount"]) * new_quantity, new_quantity, False))
+        total = sum(line["amount"] for line in lines)
+        return {
+            "id": f"upcoming_{new_id('in')}", "object": "invoice", "amount_due": max(total, 0), "currency": sub["currency"],
+            "customer": sub["customer"], "livemode": False,
+            "lines": {"object": "list", "data": lines, "has_more": False, "url": "/v1/invoices/upcoming/lines"},
+            "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub["id"]}},
+            "status": "draft", "subtotal": total, "total": total,
+        }  # fmt: skip
+
+    @staticmethod
+    def _line(sub: dict[str, Any], item: dict[str, Any], amount: int, quantity: int, proration: bool) -> dict[str, Any]:
+        return {
+            "id": new_id("il"), "object": "line_item", "amount": amount, "currency": sub["currency"], "livemode": False,
+            "parent": {"type": "subscription_item_details", "invoice_item_details": None, "subscription_item_details": {
+                "invoice_item": new_id("ii") if proration else None, "proration": proration, "proration_details": None,
+                "subscription": sub["id"], "subscription_item": item["id"]}},
+            "pricing": {"type": "price_details", "price_details": {"price": item["price"]["id"]}}, "quantity": quantity,
+        }  # fmt: skip
 
     def _update_subscription(self, sub: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         if sub["status"] in ("canceled", "incomplete_expired"):

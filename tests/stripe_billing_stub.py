@@ -143,6 +143,14 @@ class StripeBillingStub(StripeObjects):
     def customer_creates(self) -> list[StripeRequest]:
         return self.calls("POST", "/v1/customers")
 
+    @property
+    def portal_creates(self) -> list[StripeRequest]:
+        return self.calls("POST", "/v1/billing_portal/sessions")
+
+    @property
+    def price_reads(self) -> list[StripeRequest]:
+        return self.calls("GET", "/v1/prices/")
+
     def subscription_updates(self, sub_id: str) -> list[StripeRequest]:
         return self.calls("POST", f"/v1/subscriptions/{sub_id}")
 
@@ -223,6 +231,10 @@ class StripeBillingStub(StripeObjects):
                     return 200, self._session(self._expire(self._found(self.sessions, session_id, "checkout.session")), set())
                 case ("POST", "customers"):
                     return 200, self._create_customer(params)
+                case ("POST", "billing_portal", "sessions"):
+                    return 200, self._create_portal_session(params)
+                case ("POST", "invoices", "create_preview"):
+                    return 200, self._preview_invoice(params)
         except StripeFailure as failure:
             return failure.status, failure.body
         return 404, StripeFailure(404, "invalid_request_error", None, f"Unrecognized request URL ({method}: {path}).").body

@@ -1,8 +1,11 @@
-"""/opsboard/orgs/{org_id}/ billing (seed 000): checkout, cancel, reactivate, discount codes, as the opsboard_billing Lambda."""
+"""/opsboard/orgs/{org_id}/ billing (seed 000 and the real dashboard's): checkout, cancel, reactivate, discount codes,
+the customer portal, the free plan, seat updates, and the billing reads, as the opsboard_billing Lambda."""
+
+from fastapi import APIRouter
 
 from agentmode.app_factory import create_app
 from agentmode.lambda_entry import lambda_handler
-from opsboard_billing.routes import router
+from opsboard_billing import read_routes, routes
 
-app = create_app(router, title="opsboard_billing")
+app = create_app(APIRouter(routes=[*routes.router.routes, *read_routes.router.routes]), title="opsboard_billing")
 handler = lambda_handler(app)

@@ -94,6 +94,13 @@ JWT_CALLS = [
     Call("POST", "/opsboard/orgs/{org_id}/validate-discount-code", f"{ORG}/validate-discount-code", body={"discount_code": "X"}),
     Call("POST", "/opsboard/orgs/{org_id}/cancel-subscription", f"{ORG}/cancel-subscription", body={"subscription_id": "sub_1"}),
     Call("POST", "/opsboard/orgs/{org_id}/reactivate-subscription", f"{ORG}/reactivate-subscription"),
+    Call("POST", "/opsboard/orgs/{org_id}/create-free-subscription", f"{ORG}/create-free-subscription", body={}),
+    Call("POST", "/opsboard/orgs/{org_id}/update-subscription", f"{ORG}/update-subscription", body={}),
+    Call("POST", "/opsboard/orgs/{org_id}/customer-portal", f"{ORG}/customer-portal"),
+    Call("GET", "/opsboard/orgs/{org_id}/subscription-detail", f"{ORG}/subscription-detail"),
+    Call("GET", "/opsboard/orgs/{org_id}/stripe-pricing", f"{ORG}/stripe-pricing"),
+    Call("GET", "/opsboard/orgs/{org_id}/billing/dashboard", f"{ORG}/billing/dashboard"),
+    Call("GET", "/opsboard/orgs/{org_id}/preview-member-cost", f"{ORG}/preview-member-cost"),
 ]
 # The tightest Timeout (agent_status, 6 s), a two-transaction route, traces, and an invite (whose e-mail is sent inside
 # its transaction): a black hole costs a connect timeout each.

@@ -64,6 +64,16 @@ EXPECTED_STATUS: dict[str, int | tuple[int, ...]] = {
     "opsboard_orgs_org_id_validate-discount-code_post.json": 200,
     "opsboard_orgs_org_id_cancel-subscription_post.json": 409,
     "opsboard_orgs_org_id_reactivate-subscription_post.json": 409,
+    # The real dashboard's billing paths: the free plan answers as it is; without a subscription there is no seat to
+    # update, no member cost to preview and no detail (409); pricing and the dashboard answer any member. The portal
+    # needs the organization's Stripe customer, which the checkout event (sorted before it) creates: 409 without it.
+    "opsboard_orgs_org_id_create-free-subscription_post.json": 200,
+    "opsboard_orgs_org_id_update-subscription_post.json": 409,
+    "opsboard_orgs_org_id_customer-portal_post.json": (200, 409),
+    "opsboard_orgs_org_id_subscription-detail_get.json": 409,
+    "opsboard_orgs_org_id_stripe-pricing_get.json": 200,
+    "opsboard_orgs_org_id_billing_dashboard_get.json": 200,
+    "opsboard_orgs_org_id_preview-member-cost_get.json": 409,
 }
 
 

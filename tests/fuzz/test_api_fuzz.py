@@ -71,6 +71,7 @@ REAL_PATH = {"trace_id": TRACE_ID, "org_id": str(TEAM_ORG_ID), "project_id": str
 ORG_OF = {
     ("DELETE", "/opsboard/orgs/{org_id}"): SPARE_ORG_ID,
     ("POST", "/opsboard/orgs/{org_id}/create-checkout-session"): SPARE_ORG_ID,
+    ("POST", "/opsboard/orgs/{org_id}/create-free-subscription"): SPARE_ORG_ID,
     ("POST", "/opsboard/orgs/{org_id}/leave"): JOINED_ORG_ID,
     ("POST", "/opsboard/orgs/{org_id}/accept-invite"): INVITING_ORG_ID,
     ("POST", "/opsboard/orgs/{org_id}/accept"): INVITING_ORG_ID,

@@ -235,6 +235,13 @@ RECIPES.update({
     "POST /opsboard/orgs/{org_id}/reactivate-subscription": lambda t: Call(
         "POST", f"/opsboard/orgs/{t.org_id}/reactivate-subscription", body={"subscription_id": t.subscription_id}
     ),
+    "POST /opsboard/orgs/{org_id}/create-free-subscription": _org("POST", "/create-free-subscription", {}, org="spare_org_id"),
+    "POST /opsboard/orgs/{org_id}/update-subscription": _org("POST", "/update-subscription", {}),
+    "POST /opsboard/orgs/{org_id}/customer-portal": _org("POST", "/customer-portal"),
+    "GET /opsboard/orgs/{org_id}/subscription-detail": _org("GET", "/subscription-detail"),
+    "GET /opsboard/orgs/{org_id}/stripe-pricing": _org("GET", "/stripe-pricing"),
+    "GET /opsboard/orgs/{org_id}/billing/dashboard": _org("GET", "/billing/dashboard"),
+    "GET /opsboard/orgs/{org_id}/preview-member-cost": _org("GET", "/preview-member-cost"),
 })  # fmt: skip
 # Routes whose success uses up what their recipe names (the row is deleted, the invite answered or revoked, the member
 # or membership gone, the subscription no longer set to cancel): the same request cannot succeed twice on one target.

@@ -1,7 +1,9 @@
-"""The organization's billing state, read and recorded through the migration's rule functions (…_billing_actions.sql).
+"""The organization's billing state, read and recorded through the migrations' rule functions (…_billing_actions.sql,
+…_billing_reads.sql).
 
 begin_billing decides who may (owners and admins; NOT_FOUND for non-members) and locks the organization's row until
-the transaction ends: one billing action per organization at a time, Stripe calls included.
+the transaction ends: one billing action per organization at a time, Stripe calls included. billing_view is the reads'
+check and state: any role the route names, no lock.
 """
 
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from uuid import UUID
 
 from agentmode import rate_limits
 from agentmode.db import Connection
+from agentmode.membership import Plan, Role
 
 # The quota policy `discount_code` of …_billing_actions.sql: every code tried costs Stripe calls and could enumerate codes.
 DISCOUNT_CODE_QUOTA = "discount_code"
@@ -79,3 +82,50 @@ def next_billing_action(conn: Connection, org_id: UUID) -> int:
     row = conn.execute("SELECT agentmode.next_billing_action(%s) AS seq", (org_id,)).fetchone()
     assert row is not None
     return int(row["seq"])
+
+
+def action_key(conn: Connection, org_id: UUID, action: str, subject: str, request_key: str | None) -> str:
+    """An idempotency key that says which request this is, never when it was sent: the client's own Idempotency-Key
+    (a retry replays Stripe's first answer), else the organization's next action number, committed with the change,
+    so a request that failed at Stripe is retried with the same key and the next request gets a new one."""
+    if request_key is not None:
+        return f"{action}-{org_id}-{request_key}"
+    return f"{action}-{subject}-{next_billing_action(conn, org_id)}"
+
+
+@dataclass(frozen=True)
+class BillingView:
+    """What the webhook and the membership changes keep for the organization: the reads answer from it alone."""
+
+    plan: Plan
+    subscription_id: str | None
+    subscription_status: str | None
+    live: bool
+    period_end: int | None
+    cancel_at_period_end: bool
+    member_count: int
+    seats: int | None
+    seats_pending: bool
+
+
+def billing_view(conn: Connection, org_id: UUID, minimum: Role) -> BillingView:
+    row = conn.execute("SELECT * FROM agentmode.billing_view(%s, %s)", (org_id, minimum)).fetchone()
+    assert row is not None
+    return BillingView(
+        plan="pro" if row["plan"] == "pro" else "free",
+        subscription_id=row["subscription_id"],
+        subscription_status=row["subscription_status"],
+        live=bool(row["subscription_live"]),
+        period_end=row["subscription_end_date"],
+        cancel_at_period_end=bool(row["subscription_cancel_at_period_end"]),
+        member_count=int(row["member_count"]),
+        seats=row["seats"],
+        seats_pending=bool(row["seats_pending"]),
+    )
+
+
+def resync_seats(conn: Connection, org_id: UUID) -> int:
+    """The live subscription's seats recorded again as the member count, for seat sync to send after the commit."""
+    row = conn.execute("SELECT agentmode.resync_seats(%s) AS seats", (org_id,)).fetchone()
+    assert row is not None
+    return int(row["seats"])

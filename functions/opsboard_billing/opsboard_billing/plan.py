@@ -42,8 +42,19 @@ def refuse_other_price(requested: str | None, pinned: str) -> None:
         raise AppError(ErrorCode.VALIDATION_ERROR, details={"errors": [problem]})
 
 
+def refuse_unpinned_price(requested: str | None, settings: Settings) -> None:
+    """refuse_other_price for a route that needs the price only to check what the client named."""
+    if requested is not None:
+        refuse_other_price(requested, pinned_price(settings))
+
+
 def return_url(settings: Settings) -> str:
     """The web app's page a finished checkout returns to; Stripe fills in the session id."""
+    return f"{settings_page(settings)}?session_id={{CHECKOUT_SESSION_ID}}"
+
+
+def settings_page(settings: Settings) -> str:
+    """The web app's organization settings, where checkout and the customer portal return to."""
     if not settings.app_url:
         raise _not_configured("APP_URL")
-    return f"{settings.app_url.rstrip('/')}/settings/organization?session_id={{CHECKOUT_SESSION_ID}}"
+    return f"{settings.app_url.rstrip('/')}/settings/organization"

@@ -1,5 +1,6 @@
-"""The billing routes of /opsboard/orgs/{org_id}/: parse, then one user transaction in which begin_billing decides
-who may (owners and admins) and locks the organization while Stripe is called. Stripe's webhook writes the outcome."""
+"""The billing actions of /opsboard/orgs/{org_id}/: parse, then one user transaction in which begin_billing decides
+who may (owners and admins) and locks the organization while Stripe is called. Stripe's webhook writes the outcome.
+The reads are in read_routes."""
 
 from typing import Annotated
 from uuid import UUID
@@ -10,8 +11,11 @@ from agentmode.app_factory import RATE_LIMITED, documented_errors
 from agentmode.auth import CurrentUser
 from agentmode.db import user_transaction
 from agentmode.membership import database_rules
+from agentmode.seats import sync_after_commit
 from agentmode.settings import get_settings
 from opsboard_billing import checkout, discount_check, subscription_changes
+from opsboard_billing.customer_portal import portal_session
+from opsboard_billing.free_plan import free_plan
 from opsboard_billing.org_billing import take_discount_quota
 from opsboard_billing.plan import checkout_offer, pinned_price
 from opsboard_billing.schemas import (
@@ -20,9 +24,15 @@ from opsboard_billing.schemas import (
     CheckoutSession,
     DiscountCheck,
     DiscountCodeBody,
+    FreePlan,
+    FreePlanBody,
+    PortalSession,
     ReactivateBody,
+    SeatsResent,
     Status,
+    SubscriptionUpdateBody,
 )
+from opsboard_billing.seat_resync import record_seats
 
 router = APIRouter(tags=["billing"])
 
@@ -101,3 +111,43 @@ async def reactivate_subscription(
     with database_rules(), user_transaction(user) as conn:
         subscription_changes.reactivate(conn, org_id, body.subscription_id if body else None, request_key, get_settings())
     return Status(message="The subscription was reactivated; it renews at the end of the current billing period.")
+
+
+@router.post(
+    "/opsboard/orgs/{org_id}/create-free-subscription",
+    response_model=FreePlan,
+    responses=documented_errors(
+        (400, "VALIDATION_ERROR (price_id other than the plan's), or DISCOUNT_CODE_INVALID: the free plan takes no code"),
+        *WHO,
+        (409, "ALREADY_SUBSCRIBED: a live subscription (cancel it to return to the free plan)"),
+    ),
+)
+async def create_free_subscription(user: CurrentUser, org_id: OrgId, body: FreePlanBody | None = None) -> FreePlan:
+    with database_rules(), user_transaction(user, rollback=True) as conn:
+        return free_plan(conn, org_id, body or FreePlanBody(), get_settings())
+
+
+@router.post(
+    "/opsboard/orgs/{org_id}/update-subscription",
+    response_model=SeatsResent,
+    responses=documented_errors(
+        (400, "VALIDATION_ERROR: a price_id other than the plan's, or a proration other than create_prorations"),
+        *WHO,
+        (409, "NO_SUBSCRIPTION: no live subscription"),
+    ),
+)
+async def update_subscription(user: CurrentUser, org_id: OrgId, body: SubscriptionUpdateBody | None = None) -> SeatsResent:
+    with database_rules(), user_transaction(user) as conn:
+        answer = record_seats(conn, org_id, body or SubscriptionUpdateBody(), get_settings())
+    sync_after_commit(org_id)
+    return answer
+
+
+@router.post(
+    "/opsboard/orgs/{org_id}/customer-portal",
+    response_model=PortalSession,
+    responses=documented_errors(*WHO, (409, f"NO_SUBSCRIPTION: no Stripe customer yet (never subscribed); {REFUSED}"), STRIPE),
+)
+async def customer_portal(user: CurrentUser, org_id: OrgId, request_key: RequestKey = None) -> PortalSession:
+    with database_rules(), user_transaction(user) as conn:
+        return portal_session(conn, org_id, request_key, get_settings())

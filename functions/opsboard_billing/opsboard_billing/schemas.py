@@ -1,6 +1,7 @@
 """Request and response bodies of the billing routes. Field names follow seed 000 and the real dashboard's calls."""
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -60,3 +61,40 @@ class Status(BaseModel):
 
     success: Literal[True] = True
     message: str
+
+
+class FreePlanBody(RequestBody):
+    """The real dashboard's create-free-subscription body."""
+
+    model_config = ConfigDict(extra="forbid")
+    price_id: str | None = Field(default=None, max_length=255, description="Optional; when sent it must be the plan's price.")
+    discount_code: DiscountCode | None = Field(
+        default=None, description="Refused (DISCOUNT_CODE_INVALID): the free plan takes none; codes are redeemed at checkout."
+    )
+
+
+class FreePlan(Status):
+    """The organization stays on (or is on) the free plan, which needs no Stripe subscription."""
+
+    org_id: UUID
+    plan: Literal["free"] = "free"
+    subscription_id: None = Field(default=None, description="Always null: the free plan has no subscription.")
+
+
+class SubscriptionUpdateBody(RequestBody):
+    """The real dashboard's update-subscription body. The plan has one price and seats follow the members, so what
+    an update can ask for is exactly what the organization already has; seat sync sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+    price_id: str | None = Field(default=None, max_length=255, description="Optional; when sent it must be the plan's price.")
+    proration_behavior: Literal["create_prorations"] | None = Field(
+        default=None, description="Seat changes are prorated onto the next invoice, as seat sync sends every change."
+    )
+
+
+class SeatsResent(Status):
+    seats: int = Field(description="The seats recorded for the subscription: one per member.")
+
+
+class PortalSession(BaseModel):
+    url: str = Field(description="The Stripe customer portal session's address (short-lived: open it right away).")

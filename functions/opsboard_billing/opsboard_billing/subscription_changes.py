@@ -1,34 +1,28 @@
 """Cancel at period end, and undo it. Stripe holds the state: the webhook writes it back to the organization, so the
-only row written here is the organization's action counter, and only when Stripe took the change.
-
-Idempotency keys say which request this is, never when it was sent: the client's own `Idempotency-Key` when it sends
-one (a retry of the same request replays Stripe's first answer), else the organization's next action number, which
-is committed with the change, so a request that failed at Stripe is retried with the same key and the next request
-gets a new one.
+only row written here is the organization's action counter (org_billing.action_key), and only when Stripe took the
+change.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from agentmode.db import Connection
 from agentmode.errors import AppError, ErrorCode
 from agentmode.settings import Settings
 from agentmode.stripe_client import stripe_client
-from opsboard_billing.org_billing import BillingState, begin_billing, next_billing_action
+from opsboard_billing.org_billing import BillingState, action_key, begin_billing
 from opsboard_billing.stripe_errors import STRIPE_RETRIES, stripe_errors
 
 if TYPE_CHECKING:
     import stripe
 
-Action = Literal["cancel", "reactivate"]
-
 
 def cancel(conn: Connection, org_id: UUID, subscription_id: str, request_key: str | None, settings: Settings) -> None:
     state = begin_billing(conn, org_id)
     current = _current_subscription(state, subscription_id)
-    key = _idempotency_key(conn, state, current, "cancel", request_key)
+    key = action_key(conn, state.org_id, "cancel", current, request_key)
     _set_cancel_at_period_end(stripe_client(settings, max_network_retries=STRIPE_RETRIES), current, True, key)
 
 
@@ -41,7 +35,7 @@ def reactivate(conn: Connection, org_id: UUID, subscription_id: str | None, requ
         cancelling = bool(client.v1.subscriptions.retrieve(current).cancel_at_period_end)
     if not cancelling:
         raise AppError(ErrorCode.NOT_CANCELLING)
-    key = _idempotency_key(conn, state, current, "reactivate", request_key)
+    key = action_key(conn, state.org_id, "reactivate", current, request_key)
     _set_cancel_at_period_end(client, current, False, key)
 
 
@@ -51,12 +45,6 @@ def _current_subscription(state: BillingState, named: str | None) -> str:
     if named is not None and named != state.subscription_id:
         raise AppError(ErrorCode.SUBSCRIPTION_MISMATCH)
     return state.subscription_id
-
-
-def _idempotency_key(conn: Connection, state: BillingState, subscription_id: str, action: Action, request_key: str | None) -> str:
-    if request_key is not None:
-        return f"{action}-{state.org_id}-{request_key}"
-    return f"{action}-{subscription_id}-{next_billing_action(conn, state.org_id)}"
 
 
 def _set_cancel_at_period_end(client: stripe.StripeClient, subscription_id: str, value: bool, key: str) -> None:
