@@ -12,7 +12,7 @@ from bench.errors import BenchError
 from bench.functions_config import CHILD, CHILD_TIMEOUT_SECONDS, COLD_RUNS, JWT_SECRET, WARM_REQUESTS
 from bench.functions_targets import Target
 from bench.loopback import AWS_TEST_CREDENTIALS
-from local.devconfig import DEV_JWT_ISSUER
+from local.devconfig import DEV_JWT_ISSUER, DEV_RUNNER_TOKEN_SECRET
 
 
 def base_env(database_url: str, work_dir: Path) -> dict[str, str]:
@@ -24,6 +24,8 @@ def base_env(database_url: str, work_dir: Path) -> dict[str, str]:
         "ENVIRONMENT": "dev",
         "DATABASE_URL": database_url,
         "SUPABASE_JWT_SECRET": JWT_SECRET,
+        # agent_start signs each run's runner credential (docs/runner.md).
+        "RUNNER_TOKEN_SECRET": DEV_RUNNER_TOKEN_SECRET,
         # agent_event's SUPABASE_URL is the loopback Realtime; the tokens keep the Supabase CLI's local issuer.
         "SUPABASE_JWT_ISSUER": DEV_JWT_ISSUER,
         "POWERTOOLS_LOG_LEVEL": "INFO",

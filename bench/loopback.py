@@ -41,7 +41,11 @@ def sqs_queue() -> Iterator[tuple[str, str]]:
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        yield endpoint, sqs_client(endpoint).create_queue(QueueName="bench-agent-queue")["QueueUrl"]
+        fifo = sqs_client(endpoint).create_queue(QueueName="bench-agent-queue.fifo", Attributes={"FifoQueue": "true"})
+        yield (
+            endpoint,
+            fifo["QueueUrl"],
+        )
     finally:
         server.stop()
 

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import psycopg
 
 from agentmode import db
-from agentmode.auth import AuthUser
+from agentmode.identity import AuthUser
 from agentmode.settings import Settings
 from bench.errors import BenchError
 from bench.memory_config import COUNT_CALLS, COUNT_CAPS, HNSW_INDEX, INLINE_TABLE, TABLE, TIE_EPSILON, WARMUP, K

@@ -14,6 +14,8 @@ DEV_JWT_ISSUER = "http://127.0.0.1:54321/auth/v1"
 # Local stand-ins for Stripe settings (`stripe listen` prints its own whsec_ secret: export it to use that instead).
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_local_development_only"  # noqa: S105 - public dev default
 DEV_STRIPE_PRICE_ID = "price_local_pro"
+# Signs the local stack's runner credentials (docs/runner.md); a deployment's RUNNER_TOKEN_SECRET is its own secret.
+DEV_RUNNER_TOKEN_SECRET = "local-runner-credentials-development-only-key"  # noqa: S105 - public dev default
 DEMO_USER_ID = UUID("6f1c2a3e-8b4d-4e7f-9a10-0d3e5b7c9a21")
 DEMO_USER_EMAIL = "demo@agentmode.local"
 

@@ -13,6 +13,7 @@ import time
 from local import devconfig
 from local.apigw_event import build_event
 from local.seed import (
+    ASKING_SESSION_ID,
     DEMO_ORG_ID,
     DEMO_PROJECT_ID,
     DEMO_SESSION_ID,
@@ -48,6 +49,8 @@ BODIES: dict[str, dict[str, object]] = {
         "status": "success",
     },
 }
+BODIES["POST /agent/respond"] = {"session_id": str(ASKING_SESSION_ID), "question_seq": 1, "value": "concept_1"}
+BODIES["POST /agent/cancel"] = {"session_id": str(ASKING_SESSION_ID)}
 BODIES["POST /agent/write-memory"] = {
     "content": "Campaign result: the 'stop wasting time' hook doubled watch time on 9:16 videos.",
     "memory_type": "campaign_result",

@@ -2,7 +2,8 @@
 
 The demo user also has a small team, so that each /opsboard route has something to act on (events/*.json name these
 ids): a teammate developer in the demo organization, an invite from a partner's organization, an organization without
-projects to leave or delete, and a second project to delete or re-key. Running the seed again puts each of these back.
+projects to leave or delete, a second project to delete or re-key, and a run whose agent waits for an answer (to answer
+or cancel). Running the seed again puts each of these back.
 """
 
 from collections.abc import Callable
@@ -23,6 +24,9 @@ DEMO_ORG_ID = UUID("2b9e4d1c-7a3f-4c2e-8d5b-1f0a9c8e7d61")
 DEMO_PROJECT_ID = UUID("9c4f7e2a-1d3b-4a5c-8e6f-3b2d1a0c9e84")
 # The session the checked-in events/*.json name, so `sam local invoke -e` and curl examples find it.
 DEMO_SESSION_ID = UUID("d3a1f0c2-5e6b-4c7d-9e8f-a1b2c3d4e5f6")
+# A run whose agent asks the demo user which concept to develop (seq 1): answered or cancelled by events/, then
+# restored by every seed.
+ASKING_SESSION_ID = UUID("5a7c1e2d-3b4f-4a6e-8d9c-0e1f2a3b4c5d")
 DEMO_CREDITS = 100
 # A developer of the demo organization: change-role and remove-member act on them.
 TEAMMATE_USER_ID = UUID("8d0f3477-5d17-4d3f-b5e8-69a1db4e469f")
@@ -103,8 +107,31 @@ def seed_demo(database_url: str, embed: Callable[[str], list[float]] | None = No
             ),
         )
         seed_team(conn)
+        seed_asking_session(conn)
         if embed is not None:
             embed_missing(conn, embed)
+
+
+def seed_asking_session(conn: psycopg.Connection[Any]) -> None:
+    options = [{"value": "concept_1", "label": "Problem/solution"}, {"value": "agent_decide", "label": "You decide"}]
+    question = {"event": "user_input_required", "session_id": str(ASKING_SESSION_ID), "seq": 1,
+                "question": "Which concept should we develop?", "options": options, "timeout_ms": 86_400_000}  # fmt: skip
+    conn.execute("DELETE FROM agentmode.agent_sessions WHERE id = %s", (ASKING_SESSION_ID,))
+    conn.execute(
+        "INSERT INTO agentmode.agent_sessions (id, user_id, status, current_step, current_step_index, last_seq, session_data)"
+        " VALUES (%s, %s, 'awaiting_input', 'Generate concepts', 4, 1, %s)",
+        (ASKING_SESSION_ID, devconfig.DEMO_USER_ID, Jsonb({"goal": "Demo: a run waiting for the user", "constraints": {}})),
+    )
+    conn.execute(
+        "INSERT INTO agentmode.agent_execution_logs (session_id, user_id, seq, action_type, event_payload)"
+        " VALUES (%s, %s, 1, 'user_input_required', %s)",
+        (ASKING_SESSION_ID, devconfig.DEMO_USER_ID, Jsonb(question)),
+    )
+    conn.execute(
+        "INSERT INTO agentmode.agent_questions (session_id, user_id, question_seq, options, default_value, asked_at, timeout_at)"
+        " VALUES (%s, %s, 1, %s, 'agent_decide', now(), now() + interval '1 day')",
+        (ASKING_SESSION_ID, devconfig.DEMO_USER_ID, Jsonb(options)),
+    )
 
 
 def seed_team(conn: psycopg.Connection[Any]) -> None:

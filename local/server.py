@@ -220,6 +220,7 @@ def configure_environment(database_url: str, data_dir: Path) -> None:
     os.environ.setdefault("SUPABASE_JWT_ISSUER", devconfig.DEV_JWT_ISSUER)
     os.environ.setdefault("STRIPE_WEBHOOK_SECRET", devconfig.DEV_STRIPE_WEBHOOK_SECRET)
     os.environ.setdefault("STRIPE_SUBSCRIPTION_PRICE_ID", devconfig.DEV_STRIPE_PRICE_ID)
+    os.environ.setdefault("RUNNER_TOKEN_SECRET", devconfig.DEV_RUNNER_TOKEN_SECRET)
     # Names lines logged outside any function (start-up, seeding); a function's own name its service (function_logs.py).
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "agentmode-local")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -8,6 +8,8 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
+# What Supabase provides that plain Postgres lacks and no migration may create: Realtime's own schema.
+REALTIME_STANDIN = ROOT / "local" / "sql" / "realtime_standin.sql"
 DEFAULT_DATA_DIR = ROOT / ".local"
 
 
@@ -41,9 +43,12 @@ def start_postgres(data_dir: Path) -> str:
 
 
 def apply_migrations(database_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
-    """Applies, in name order, each migration not yet recorded (Supabase CLI's own bookkeeping table). Returns those applied."""
+    """Applies, in name order, each migration not yet recorded (Supabase CLI's own bookkeeping table), after creating
+    the stand-in of Supabase's `realtime` schema where there is none. Returns the migrations applied."""
     applied: list[str] = []
     with psycopg.connect(database_url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regnamespace('realtime') IS NULL").fetchone() == (True,):
+            conn.execute(REALTIME_STANDIN.read_bytes())  # trusted SQL of this repository
         conn.execute("CREATE SCHEMA IF NOT EXISTS supabase_migrations")
         conn.execute("CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text PRIMARY KEY, name text)")
         done = {row[0] for row in conn.execute("SELECT version FROM supabase_migrations.schema_migrations")}

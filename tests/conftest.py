@@ -11,8 +11,9 @@ import pytest
 from agentmode.clickhouse import ClickHouse
 from local.devconfig import DEV_JWT_ISSUER
 from local.stack import apply_migrations, start_postgres
-from tests.factories import TEST_JWT_SECRET, User, create_user
+from tests.factories import TEST_JWT_SECRET, TEST_RUNNER_SECRET, User, create_user
 from tests.log_capture import LogOutput, captured_logs
+from tests.runner_support import RunnerQueueReader, fifo_queue
 
 PRODUCTION_MARKERS = ("AWS_LAMBDA_FUNCTION_NAME", "AGENT_QUEUE_URL")
 # Read at import by Powertools, so set before any test module imports the layer.
@@ -47,6 +48,7 @@ def function_environment(database_url: str, tmp_path_factory: pytest.TempPathFac
         "CLICKHOUSE_LOCAL_PATH": str(tmp_path_factory.mktemp("clickhouse")),
         "ENVIRONMENT": "test",
         "SUPABASE_JWT_SECRET": TEST_JWT_SECRET,
+        "RUNNER_TOKEN_SECRET": TEST_RUNNER_SECRET,
         "SUPABASE_URL": "",
         # Tests point SUPABASE_URL at loopback stand-ins; the issuer their tokens carry stays Supabase CLI's local one.
         "SUPABASE_JWT_ISSUER": DEV_JWT_ISSUER,
@@ -123,3 +125,9 @@ def live_server() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def runner_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunnerQueueReader]:
+    """The runner queue on moto's SQS FIFO, wired in as AGENT_QUEUE_URL is deployed."""
+    yield from fifo_queue(monkeypatch)

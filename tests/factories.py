@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 from local.token import mint_token
 
 TEST_JWT_SECRET = "test-secret-for-hs256-tokens-at-least-32-bytes"
+TEST_RUNNER_SECRET = "test-secret-of-runner-credentials-32-bytes-long"
 
 
 @dataclass(frozen=True)

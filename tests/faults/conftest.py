@@ -4,8 +4,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-import agent_start.queue_client as queue_client
 import agentmode.embeddings as embeddings
+import agentmode.runner_queue as queue_client
 from tests.conftest import reset_function_state
 
 Configure = Callable[..., None]

@@ -1,4 +1,5 @@
-"""SQS failing, throttling or hung: POST /agent/start answers 503 and consumes nothing (no session, credit or run).
+"""SQS failing, throttling or hung: POST /agent/start answers 503 and consumes nothing (no session, credit or run);
+POST /agent/respond and /agent/cancel answer 503 and change nothing (the question stays open, the run goes on).
 
 Already covered in tests/functional/test_agent_start.py: test_queue_failure_answers_503_and_leaves_nothing (a queue
 that does not exist, through moto). Here the real SqsQueue of AGENT_QUEUE_URL (its timeouts and retries) talks to a
@@ -19,6 +20,7 @@ from tests.faults.conftest import Configure
 from tests.faults.stubs import BlackHole, Reply, Request, ScriptedServer, json_reply
 from tests.faults.support import assert_unavailable, count, lambda_timeout, rate_limit_hits, timed
 from tests.lambda_invoke import Result, invoke
+from tests.runner_support import Runner, ask, cancel, logged_events, questions_of, respond, runner_for, session_row
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/agent-queue"
 GOAL = {"goal": "Generate video ads for my SaaS product", "constraints": {"max_videos": 3}}
@@ -99,3 +101,40 @@ def test_after_sqs_recovers_the_retried_start_is_created_and_charged_once(
     assert rate_limit_hits(admin, user.id, "agent_start") == 1
     queued = [json.loads(json.loads(r.body)["MessageBody"])["session_id"] for r in sqs.requests[-1:]]
     assert queued == [created.body["session_id"]]
+
+
+@pytest.fixture
+def asked(admin: psycopg.Connection[Any], user: User) -> tuple[Runner, int]:
+    """A run whose agent asked the user a question (events need no SQS)."""
+    runner = runner_for(admin, user, credits_charged=3)
+    asked = ask(runner, runner.session_id)
+    assert asked.status == 200
+    return runner, int(asked.body["seq"])
+
+
+def test_sqs_failing_on_an_answer_is_503_and_leaves_the_question_open(
+    admin: psycopg.Connection[Any], user: User, sqs: Sqs, asked: tuple[Runner, int]
+) -> None:
+    runner, seq = asked
+
+    assert_unavailable(respond(user, runner.session_id, seq, "concept_1"), "agent_queue")
+
+    assert questions_of(admin, runner.session_id)[0]["answered_at"] is None
+    assert [event["event"] for event in logged_events(admin, runner.session_id)] == ["user_input_required"]
+    sqs.failure = None
+    assert respond(user, runner.session_id, seq, "concept_1").status == 200
+
+
+def test_sqs_failing_on_a_cancel_is_503_and_leaves_the_run_going(
+    admin: psycopg.Connection[Any], user: User, sqs: Sqs, asked: tuple[Runner, int]
+) -> None:
+    runner, _ = asked
+    balance = count(admin, "SELECT balance FROM agentmode.credit_balances WHERE user_id = %s", user.id)
+
+    assert_unavailable(cancel(user, runner.session_id), "agent_queue")
+
+    assert session_row(admin, runner.session_id)["status"] == "awaiting_input"
+    assert count(admin, "SELECT balance FROM agentmode.credit_balances WHERE user_id = %s", user.id) == balance
+    assert [event["event"] for event in logged_events(admin, runner.session_id)] == ["user_input_required"]
+    sqs.failure = None
+    assert cancel(user, runner.session_id).status == 200

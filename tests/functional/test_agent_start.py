@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from moto import mock_aws
 
-import agent_start.queue_client as queue_client
 import agent_start.service as start_service
+import agentmode.runner_queue as queue_client
 from tests.factories import User, add_memory, create_user
 from tests.lambda_invoke import Result, invoke
 
@@ -36,7 +36,7 @@ def sqs_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A moto SQS queue wired in as AGENT_QUEUE_URL, as template.yaml wires the real one."""
     with mock_aws():
         sqs = botocore.session.get_session().create_client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="agent-queue")["QueueUrl"]
+        url = sqs.create_queue(QueueName="agent-queue.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
         monkeypatch.setattr(queue_client, "_queue", queue_client.SqsQueue(url))
         yield sqs, url
 

@@ -20,6 +20,9 @@ EXPECTED_STATUS: dict[str, int | tuple[int, ...]] = {
     "agent_event_post.json": 200,
     "agent_status_get.json": 200,
     "agent_events_get.json": 200,
+    # Each acts on the seed's asking session, which every test's seed restores.
+    "agent_respond_post.json": 200,
+    "agent_cancel_post.json": 200,
     "v4_stripe-webhook_post.json": 200,
     "v4_traces_get.json": 200,
     "v4_traces_trace_id_get.json": 200,

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-import agent_start.queue_client as queue_client
+import agentmode.runner_queue as queue_client
 from agentmode.clickhouse import ClickHouse
 from tests import stripe_stub
 from tests.conftest import reset_function_state

@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from agentmode.auth import AuthUser
 from agentmode.db import user_transaction
+from agentmode.identity import AuthUser
 from tests.factories import User, create_session
 
 

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from agentmode import rate_limits
-from agentmode.auth import AuthUser
 from agentmode.db import close_connection, service_transaction, user_transaction
 from agentmode.errors import AppError, ErrorCode
+from agentmode.identity import AuthUser
 from tests.factories import User
 
 

@@ -32,6 +32,7 @@ from schemathesis.checks import CheckFunction
 from agentmode.errors import ErrorBody, ErrorCode
 from local.stack import ROOT
 from tests.factories import User, add_memory, create_session, create_user
+from tests.runner_support import asking_session
 from tests.stripe_billing_stub import PRICE_ID, StripeBillingStub
 from tests.trace_data import NOW, Span, insert_spans, llm_attributes, new_trace_id
 from traces.cursor import LOCAL_AND_TEST_ONLY_CURSOR_KEY, MAC_CONTEXT, filters_fingerprint
@@ -52,6 +53,9 @@ OUTCOMES: defaultdict[str, Counter[int]] = defaultdict(Counter)
 # The fuzz user's rows, with ids fixed at import so the generation hooks below can offer them.
 PROJECT_ID = uuid.uuid4()
 SESSION_ID = uuid.uuid4()
+# Answered or cancelled by the fuzzed /agent/respond and /agent/cancel: asking again before each of their cases.
+ASKING_SESSION_ID = uuid.uuid4()
+CONTROL_ROUTES = ("/agent/respond", "/agent/cancel")
 TRACE_ID = new_trace_id()
 REAL_QUERY = {"project_id": str(PROJECT_ID), "session_id": str(SESSION_ID)}
 # What the /opsboard routes act on: a paying team the fuzz user owns (a project, a developer, a pending invite, a
@@ -269,6 +273,8 @@ def flatmap_body(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
         return st.just(body)
     if context.operation.path.startswith("/opsboard/"):
         return _with_real(body, REAL_BODY, OPSBOARD_REAL_SHARE)
+    if context.operation.path in CONTROL_ROUTES:
+        return _with_real(body, {"session_id": str(ASKING_SESSION_ID), "question_seq": 1, "value": "a"}, OPSBOARD_REAL_SHARE)
     if context.operation.path != "/agent/event":
         return st.just(body)
     real = {"session_id": str(SESSION_ID)}
@@ -333,6 +339,8 @@ def test_every_route_answers_within_its_contract(
     headers = {} if case.operation.path == WEBHOOK else fuzz_user.user.auth
     if case.operation.path == "/agent/event":
         _reopen_if_ended(admin)
+    if case.operation.path in CONTROL_ROUTES:
+        asking_session(admin, fuzz_user.user.id, ASKING_SESSION_ID)
     if case.operation.path.startswith("/opsboard/"):
         _restore_team(admin, fuzz_user.user.id, stripe_api)
     response = case.call_and_validate(base_url=live_server, headers=headers, checks=CHECKS, timeout=30)

@@ -16,9 +16,10 @@ from psycopg import sql
 
 from agentmode.clickhouse import ClickHouse
 from local.template_routes import Route, load_routes
-from tests.factories import User, create_session, create_user
+from tests.factories import User, create_user
 from tests.lambda_invoke import Result, invoke
 from tests.opsboard import add_member, email_of, personal_org
+from tests.runner_support import asking_session
 from tests.stripe_billing_stub import StripeBillingStub
 from tests.trace_data import create_project, simple_trace
 
@@ -107,7 +108,7 @@ def make_target(admin: psycopg.Connection[Any], ch: ClickHouse, stripe: StripeBi
     )
     return Target(
         user=user,
-        session_id=create_session(admin, user.id),
+        session_id=asking_session(admin, user.id),
         project_id=project_id,
         trace_id=simple_trace(ch, project_id),
         traces_org_id=scalar(admin, "SELECT org_id FROM agentmode.projects WHERE id = %s", (project_id,)),
@@ -163,6 +164,10 @@ RECIPES: dict[str, Callable[[Target], Call]] = {
     "GET /agent/status": lambda t: Call("GET", "/agent/status", {"session_id": str(t.session_id)}),
     "GET /agent/events": lambda t: Call("GET", "/agent/events", {"session_id": str(t.session_id), "after_seq": "0"}),
     "POST /agent/write-memory": _write_memory,
+    "POST /agent/respond": lambda t: Call(
+        "POST", "/agent/respond", body={"session_id": str(t.session_id), "question_seq": 1, "value": "a"}
+    ),
+    "POST /agent/cancel": lambda t: Call("POST", "/agent/cancel", body={"session_id": str(t.session_id)}),
     "GET /agent/read-memory": lambda t: Call("GET", "/agent/read-memory", {"query": "brand voice", "limit": "5"}),
     WEBHOOK: lambda t: Call("POST", "/v4/stripe-webhook", body={"id": "evt_unsigned", "type": "invoice.paid"}),
     "GET /v4/traces": lambda t: Call("GET", "/v4/traces", {"project_id": str(t.project_id)}),
@@ -251,6 +256,7 @@ CONSUMING = frozenset({
     "POST /opsboard/orgs/{org_id}/accept", "POST /opsboard/orgs/{org_id}/decline-invite", "POST /opsboard/orgs/{org_id}/leave",
     "POST /opsboard/orgs/{org_id}/remove-member", "POST /opsboard/orgs/{org_id}/members/remove",
     "POST /opsboard/orgs/{org_id}/reactivate-subscription",
+    "POST /agent/respond", "POST /agent/cancel",
 })  # fmt: skip
 
 
@@ -310,6 +316,7 @@ def tenant_rows(admin: psycopg.Connection[Any], user: User) -> dict[str, str]:
     orgs = "SELECT org_id FROM agentmode.user_orgs WHERE user_id = %(user)s"
     where = {
         "agent_sessions": "user_id = %(user)s", "agent_execution_logs": "user_id = %(user)s",
+        "agent_questions": "user_id = %(user)s",
         "agent_memory": "user_id = %(user)s", "credit_balances": "user_id = %(user)s", "rate_limit_hits": "user_id = %(user)s",
         "user_profiles": "user_id = %(user)s", "orgs": f"id IN ({orgs})", "user_orgs": f"org_id IN ({orgs})",
         "projects": f"org_id IN ({orgs})",

@@ -160,7 +160,7 @@ def test_an_event_for_another_users_session_is_404_and_leaves_it_as_it_was(
     assert (result.status, result.body["error_code"]) == (404, "SESSION_NOT_FOUND")
     assert changed_tables(before, fingerprint(admin)) == []
     status = invoke("GET", "/agent/status", headers=them.user.auth, query={"session_id": str(them.session_id)}).body
-    assert (status["status"], status["last_seq"]) == ("initializing", 1)
+    assert (status["status"], status["last_seq"]) == ("awaiting_input", 2)
 
 
 def test_another_projects_trace_through_my_project_is_404_like_a_missing_trace(me: Target, them: Target) -> None:

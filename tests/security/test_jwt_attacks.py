@@ -258,6 +258,8 @@ USED_UP = {
     "POST /opsboard/orgs/{org_id}/remove-member": (404, "MEMBER_NOT_FOUND"),
     "POST /opsboard/orgs/{org_id}/members/remove": (404, "MEMBER_NOT_FOUND"),
     "POST /opsboard/orgs/{org_id}/reactivate-subscription": (409, "NOT_CANCELLING"),
+    "POST /agent/respond": (409, "QUESTION_CLOSED"),
+    "POST /agent/cancel": (409, "SESSION_ENDED"),
 }
 
 

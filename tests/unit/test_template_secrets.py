@@ -80,6 +80,8 @@ def test_the_webhook_gets_no_user_secrets_and_only_realtime_and_invites_get_the_
     assert [f for f in FUNCTIONS if "SUPABASE_SERVICE_ROLE_KEY" in secret_settings(f)] == [
         "AgentEventFunction",
         "OpsboardOrgsFunction",
+        "AgentControlFunction",
+        "RunSweeperFunction",
     ]
 
 

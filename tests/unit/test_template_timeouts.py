@@ -44,12 +44,12 @@ def setting(function: str, name: str) -> float:
 
 
 def sqs(function: str) -> float:
-    # agent_start/queue_client.py: botocore connect 2 s + read 3 s, 2 attempts, standard-mode backoff of at most 1 s.
+    # agentmode/runner_queue.py: botocore connect 2 s + read 3 s, 2 attempts, standard-mode backoff of at most 1 s.
     return 2 * (2 + 3) + 1
 
 
 def realtime(function: str) -> float:
-    # agent_event/outbox.py: a publisher may first wait for another's broadcast, then sends its own.
+    # agentmode/outbox.py: a publisher may first wait for another's broadcast, then sends its own.
     return 2 * setting(function, "realtime_timeout_seconds")
 
 
@@ -80,6 +80,14 @@ def seat_sweep(function: str) -> float:
     return reserve
 
 
+def run_sweep(function: str) -> float:
+    # One session: its transaction, the runner's message, then its broadcast; none is started within the reserve.
+    load_handler(ROOT / "functions" / "run_sweeper")
+    reserve: float = sys.modules["lambda_run_sweeper_app"].RESERVE_SECONDS
+    assert reserve >= setting(function, "db_statement_timeout_ms") / 1000 + sqs(function) + realtime(function)
+    return reserve
+
+
 def supabase_auth(function: str) -> float:
     # opsboard_orgs/invite_mail.py: one httpx request, no retry; httpx applies the timeout to connect and read each.
     return 2 * setting(function, "supabase_auth_timeout_seconds")
@@ -104,6 +112,8 @@ SERVICES: dict[str, list[Callable[[str], float]]] = {
     "OpsboardOrgsFunction": [invite_mail_or_seats],
     "OpsboardBillingFunction": [billing_stripe],
     "SeatSyncFunction": [seat_sweep],
+    "AgentControlFunction": [sqs, realtime],
+    "RunSweeperFunction": [run_sweep],
 }
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from agent_event.schemas import EventRequest
+from agentmode import session_log
 from agentmode.sessions import STEPS_BY_NAME, EventKind
 
 
@@ -42,12 +43,6 @@ def _fields(event: EventRequest, started_at: datetime, now: datetime) -> dict[st
 
 
 def realtime_payload(event: EventRequest, log_id: UUID, seq: int, started_at: datetime, now: datetime) -> dict[str, Any]:
-    body = {key: value for key, value in _fields(event, started_at, now).items() if value is not None}
-    return {
-        "event": event.action_type.value,
-        "session_id": str(event.session_id),
-        "seq": seq,
-        "log_id": str(log_id),
-        **body,
-        "timestamp": now.isoformat().replace("+00:00", "Z"),
-    }
+    return session_log.realtime_payload(
+        event.action_type.value, event.session_id, seq, log_id, _fields(event, started_at, now), now
+    )

@@ -5,9 +5,9 @@ from fastapi import APIRouter
 from agent_event.schemas import EventLogged, EventRequest
 from agent_event.service import log_event
 from agentmode.app_factory import documented_errors
-from agentmode.auth import CurrentUser
 from agentmode.observability import metrics
 from agentmode.realtime import broadcaster_for
+from agentmode.runner_auth import UserOrRunner
 from agentmode.settings import get_settings
 
 router = APIRouter(tags=["agent"])
@@ -16,9 +16,13 @@ router = APIRouter(tags=["agent"])
 @router.post(
     "/agent/event",
     response_model=EventLogged,
-    responses=documented_errors((404, "SESSION_NOT_FOUND"), (409, "SESSION_ENDED")),
+    responses=documented_errors(
+        (404, "SESSION_NOT_FOUND (also any session but its own, for a runner credential)"),
+        (409, "SESSION_ENDED, or QUESTION_PENDING (a user_input_required while the session's question is still open)"),
+    ),
 )
-async def record_event(body: EventRequest, user: CurrentUser) -> EventLogged:
-    logged = log_event(user, body, broadcaster_for(get_settings()))
+async def record_event(body: EventRequest, caller: UserOrRunner) -> EventLogged:
+    """Posted by the session's runner with its credential (docs/runner.md), or by the user as seed 001 §2 shows."""
+    logged = log_event(caller, body, broadcaster_for(get_settings()))
     metrics.add_metric(name="AgentEventsLogged", unit="Count", value=1)
     return logged

@@ -1,40 +1,15 @@
 """The session state machine: how each §6 event moves a session's status, step and progress."""
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from agent_event.schemas import EventRequest
 from agentmode.errors import AppError, ErrorCode
+from agentmode.session_log import SessionState
 from agentmode.sessions import AWAITING_INPUT, COMPLETED, FAILED, STEPS_BY_NAME, TERMINAL_STATUSES, TOTAL_STEPS, EventKind
 
 # Progress reaches 100 only when the session completes, so a client never sees 100 % on a run still going.
 MAX_RUNNING_PROGRESS = 99
-
-
-@dataclass(frozen=True)
-class SessionState:
-    status: str
-    current_step: str
-    current_step_index: int
-    progress_percentage: int
-    completed_steps: tuple[str, ...]
-    error_message: str | None
-    result: dict[str, Any] | None
-    completed_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "SessionState":
-        return cls(
-            status=row["status"],
-            current_step=row["current_step"],
-            current_step_index=row["current_step_index"],
-            progress_percentage=row["progress_percentage"],
-            completed_steps=tuple(row["completed_steps"]),
-            error_message=row["error_message"],
-            result=row["result"],
-            completed_at=row["completed_at"],
-        )
 
 
 def _overall_progress(completed: int, step_fraction: float = 0.0) -> int:

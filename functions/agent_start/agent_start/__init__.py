@@ -1,1 +1,1 @@
-"""agent_start's own code: request/response models, the start service and its SQS publisher."""
+"""agent_start's own code: request/response models and the start service (the runner queue is the layer's)."""

@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 from pydantic import AfterValidator
 
-from agent_start.queue_client import get_queue
 from agent_start.schemas import StartRequest, StartResponse
 from agent_start.service import start_session
 from agentmode.app_factory import RATE_LIMITED, documented_errors
 from agentmode.auth import CurrentUser
 from agentmode.observability import logger, metrics
+from agentmode.runner_queue import get_queue
 from agentmode.settings import get_settings
 
 router = APIRouter(tags=["agent"])

@@ -44,13 +44,3 @@ class StartResponse(BaseModel):
     status: str
     estimated_completion_time_ms: int
     steps: list[StepOut]
-
-
-class StartMessage(BaseModel):
-    """What agent_start puts on the agent queue for the worker that runs the session."""
-
-    session_id: UUID
-    user_id: UUID
-    goal: str
-    reference_video_url: str | None
-    constraints: Constraints

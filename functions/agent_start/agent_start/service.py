@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from agent_start.queue_client import AgentQueue
-from agent_start.schemas import StartMessage, StartRequest, StartResponse, StepOut
-from agentmode import rate_limits
-from agentmode.auth import AuthUser
+from agent_start.schemas import StartRequest, StartResponse, StepOut
+from agentmode import rate_limits, runner_credentials
 from agentmode.db import Connection, jsonb, user_transaction
 from agentmode.errors import AppError, ErrorCode
+from agentmode.identity import AuthUser
+from agentmode.runner_queue import RunnerCredential, RunnerQueue, StartMessage
 from agentmode.sessions import DEFAULT_RUN_ESTIMATE_MS, STEPS, TOTAL_STEPS
 from agentmode.settings import Settings
 
@@ -74,15 +74,15 @@ def _debit_credits(conn: Connection, user_id: UUID, cost: int) -> None:
 
 
 def _insert_session(
-    conn: Connection, user_id: UUID, request: StartRequest, cost: int, key: str | None, fingerprint: str
+    conn: Connection, user_id: UUID, request: StartRequest, cost: int, key: str | None, fingerprint: str, settings: Settings
 ) -> dict[str, Any]:
     session_data = request.model_dump(mode="json")
     row = conn.execute(
         "INSERT INTO agentmode.agent_sessions"
-        " (user_id, total_steps, session_data, credits_charged, idempotency_key, request_hash)"
-        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " (user_id, total_steps, session_data, credits_charged, idempotency_key, request_hash, deadline_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s))"
         " ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING *",
-        (user_id, TOTAL_STEPS, jsonb(session_data), cost, key, fingerprint),
+        (user_id, TOTAL_STEPS, jsonb(session_data), cost, key, fingerprint, settings.run_max_seconds),
     ).fetchone()
     if row is None:
         raise _LostIdempotencyRace
@@ -96,7 +96,7 @@ def _create(
     key: str | None,
     fingerprint: str,
     settings: Settings,
-    queue: AgentQueue,
+    queue: RunnerQueue,
 ) -> StartOutcome:
     if key is not None and (existing := _session_by_key(conn, key)) is not None:
         return _replay(existing, fingerprint)
@@ -105,22 +105,25 @@ def _create(
     rate_limits.enforce(conn, rate_limits.AGENT_START)
     cost = settings.credits_per_video * request.constraints.max_videos
     _debit_credits(conn, user.id, cost)
-    session = _insert_session(conn, user.id, request, cost, key, fingerprint)
+    session = _insert_session(conn, user.id, request, cost, key, fingerprint, settings)
     # Sent before the commit: if SQS fails the whole start rolls back and the client retries with its key;
-    # if the commit fails after a send, the worker finds no session and drops the message.
+    # if the commit fails after a send, the runner finds no session and drops the message (docs/runner.md).
+    token = runner_credentials.issue(session["id"], user.id, session["deadline_at"], settings)
     queue.send(
         StartMessage(
             session_id=session["id"],
             user_id=user.id,
             goal=request.goal,
             reference_video_url=str(request.reference_video_url) if request.reference_video_url else None,
-            constraints=request.constraints,
+            constraints=request.constraints.model_dump(),
+            deadline_at=session["deadline_at"],
+            credential=RunnerCredential(token=token, expires_at=session["deadline_at"]),
         )
     )
     return StartOutcome(response_for(session), replayed=False)
 
 
-def start_session(user: AuthUser, request: StartRequest, key: str | None, settings: Settings, queue: AgentQueue) -> StartOutcome:
+def start_session(user: AuthUser, request: StartRequest, key: str | None, settings: Settings, queue: RunnerQueue) -> StartOutcome:
     fingerprint = request_hash(request)
     try:
         with user_transaction(user) as conn:

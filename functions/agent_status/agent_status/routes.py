@@ -9,18 +9,22 @@ from fastapi import APIRouter, Query
 from agent_status.eta import estimate_completion
 from agent_status.schemas import EventsPage, LoggedEvent, StatusResponse
 from agentmode.app_factory import documented_errors
-from agentmode.auth import CurrentUser
 from agentmode.db import user_transaction
+from agentmode.runner_auth import UserOrRunner, require_session_scope
 from agentmode.sessions import load_session
 
-router = APIRouter(tags=["agent"], responses=documented_errors((404, "SESSION_NOT_FOUND")))
+router = APIRouter(
+    tags=["agent"],
+    responses=documented_errors((404, "SESSION_NOT_FOUND (also any session but its own, for a runner credential)")),
+)
 
 SessionId = Annotated[UUID, Query(description="The session to read.")]
 
 
 @router.get("/agent/status", response_model=StatusResponse)
-async def read_status(session_id: SessionId, user: CurrentUser) -> StatusResponse:
-    with user_transaction(user) as conn:
+async def read_status(session_id: SessionId, caller: UserOrRunner) -> StatusResponse:
+    require_session_scope(caller, session_id)
+    with user_transaction(caller) as conn:
         session = load_session(conn, session_id)
     now = datetime.now(UTC)
     return StatusResponse(
@@ -43,11 +47,12 @@ async def read_status(session_id: SessionId, user: CurrentUser) -> StatusRespons
 @router.get("/agent/events", response_model=EventsPage)
 async def read_events(
     session_id: SessionId,
-    user: CurrentUser,
+    caller: UserOrRunner,
     after_seq: Annotated[int, Query(ge=0, description="Return events with a larger seq.")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventsPage:
-    with user_transaction(user) as conn:
+    require_session_scope(caller, session_id)
+    with user_transaction(caller) as conn:
         session = load_session(conn, session_id)
         rows = conn.execute(
             "SELECT seq, id, action_type, event_payload, created_at FROM agentmode.agent_execution_logs"

@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from agentmode.app_factory import RATE_LIMITED, documented_errors
-from agentmode.auth import CurrentUser
 from agentmode.memory import MemoryType
 from agentmode.observability import metrics
+from agentmode.runner_auth import UserOrRunner
 from agentmode.settings import get_settings
 from memory_read.schemas import ReadMemoryResponse
 from memory_read.service import read_memories
@@ -21,7 +21,7 @@ router = APIRouter(tags=["memory"])
     responses=documented_errors((504, "TOOL_TIMEOUT from the embeddings provider")) | RATE_LIMITED,
 )
 async def read_memory(
-    user: CurrentUser,
+    user: UserOrRunner,
     query: Annotated[str, Query(min_length=1, max_length=2000, description="What to look for, in natural language.")],
     memory_type: MemoryType | None = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,

@@ -1,8 +1,8 @@
 """Reading memories: check the quota without spending it, embed the query, then count the read and search together."""
 
 from agentmode import rate_limits
-from agentmode.auth import AuthUser
 from agentmode.db import user_transaction
+from agentmode.identity import AuthUser
 from agentmode.memory import ready_embedder
 from agentmode.settings import Settings
 from memory_read.schemas import MemoryHit, ReadMemoryResponse

@@ -1,8 +1,8 @@
 """Writing a memory: check the quota without spending it, embed outside any transaction, then count and upsert together."""
 
 from agentmode import rate_limits
-from agentmode.auth import AuthUser
 from agentmode.db import jsonb, user_transaction
+from agentmode.identity import AuthUser
 from agentmode.memory import ready_embedder
 from agentmode.settings import Settings
 from memory_write.schemas import MemoryOut, WriteMemoryRequest, WriteMemoryResponse

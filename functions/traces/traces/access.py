@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from agentmode.auth import AuthUser
+from agentmode.identity import AuthUser
 from agentmode.membership import Plan, read_project_access
 
 

@@ -6,7 +6,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,6 +15,7 @@ from fastapi import Depends, Request
 from agentmode import rate_limits
 from agentmode.app_factory import unstorable
 from agentmode.errors import AppError, ErrorCode
+from agentmode.identity import AuthUser
 from agentmode.observability import logger
 from agentmode.runtime_secrets import secret_value
 from agentmode.settings import Settings, get_settings
@@ -28,16 +28,10 @@ MIN_FORCED_REFRESH_SECONDS = 30.0
 CLOCK_SKEW_SECONDS = 5
 # Python's UUID() also takes braces, `urn:uuid:` and missing hyphens; Postgres' ::uuid cast in auth.uid() does not.
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# The `kid` of runner credentials: the header tells them from Supabase tokens, each key then decides.
+RUNNER_KEY_ID = "agentmode-runner"
 # The claims RLS and the functions read (auth.uid(), auth.role(), auth.jwt() ->> 'email'); no other claim reaches Postgres.
 DATABASE_CLAIMS = ("sub", "role", "aud", "email", "exp", "iat", "session_id", "is_anonymous")
-
-
-@dataclass(frozen=True)
-class AuthUser:
-    id: UUID
-    role: str
-    email: str | None
-    claims: dict[str, Any]
 
 
 def _unauthorized(reason: str) -> AppError:
@@ -129,12 +123,24 @@ def _issuer(settings: Settings) -> str | None:
     return issuer or None
 
 
-def verify_token(token: str, settings: Settings) -> AuthUser:
-    issuer = _issuer(settings)
+def token_header(token: str) -> dict[str, Any]:
     try:
-        header = jwt.get_unverified_header(token)
+        return jwt.get_unverified_header(token)
     except jwt.PyJWTError:
         raise _unauthorized("malformed token") from None
+
+
+def is_runner_credential(header: dict[str, Any]) -> bool:
+    """Runner credentials (agentmode.runner_credentials) name this key; only agentmode.runner_auth's routes verify them."""
+    return header.get("kid") == RUNNER_KEY_ID
+
+
+def verify_token(token: str, settings: Settings) -> AuthUser:
+    """A Supabase user token."""
+    header = token_header(token)
+    if is_runner_credential(header):
+        raise _unauthorized("a runner credential is not accepted on this route")
+    issuer = _issuer(settings)
     key = _verification_key(header, settings)
     try:
         claims = jwt.decode(
@@ -171,7 +177,10 @@ def bearer_token(request: Request) -> str:
 
 
 async def get_current_user(request: Request) -> AuthUser:  # async: see agentmode.app_factory.create_app
-    user = verify_token(bearer_token(request), get_settings())
+    return admitted_user(verify_token(bearer_token(request), get_settings()))
+
+
+def admitted_user(user: AuthUser) -> AuthUser:
     # Every later log line of this invocation names the caller (the Lambda entry clears keys per invocation).
     logger.append_keys(user_id=str(user.id))
     rate_limits.take_api_call(user.id)

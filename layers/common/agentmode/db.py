@@ -20,7 +20,7 @@ from agentmode.runtime_secrets import is_configured, secret_value
 from agentmode.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # auth's request dependency calls into this module
-    from agentmode.auth import AuthUser
+    from agentmode.identity import AuthUser
 
 Connection = psycopg.Connection[DictRow]
 T = TypeVar("T")

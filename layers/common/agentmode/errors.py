@@ -45,6 +45,8 @@ class ErrorCode(Enum):
     MISSING_BRAND_MEMORY = ErrorSpec(400, "User has no brand memory. Please complete onboarding first.")
     INSUFFICIENT_CREDITS = ErrorSpec(402, "Not enough credits for this run. Please upgrade your plan.")
     SESSION_ENDED = ErrorSpec(409, "The session has already ended.")
+    QUESTION_PENDING = ErrorSpec(409, "The session already waits for an answer to its open question.")
+    QUESTION_CLOSED = ErrorSpec(409, "The session has no open question: it was answered, timed out, or never asked.")
     IDEMPOTENCY_KEY_REUSED = ErrorSpec(422, "This Idempotency-Key was already used with a different request.")
     WEBHOOK_SIGNATURE_INVALID = ErrorSpec(400, "The webhook signature could not be verified.")
     PAYLOAD_TOO_LARGE = ErrorSpec(413, "The request body is too large.")

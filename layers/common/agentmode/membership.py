@@ -13,9 +13,9 @@ from uuid import UUID
 
 import psycopg
 
-from agentmode.auth import AuthUser
 from agentmode.db import Connection, user_transaction
 from agentmode.errors import AppError, ErrorCode
+from agentmode.identity import AuthUser
 
 Role = Literal["owner", "admin", "developer", "business_user"]
 Plan = Literal["free", "pro"]

@@ -10,6 +10,9 @@ from agentmode.settings import Settings
 # things done; insight: something an agent learned; competitor: facts about a competitor; campaign_result: how a
 # published campaign performed.
 MemoryType = Literal["brand_memory", "preference", "insight", "competitor", "campaign_result"]
+# What a runner may write (step 7, Update memory): what the run learned. The database holds the same rule for runner
+# credentials (20261203000000_runner_loop.sql, agent_memory_runner_*); the tests hold the two together.
+RUNNER_MEMORY_TYPES = ("insight", "campaign_result")
 
 _checked_dimension = False
 

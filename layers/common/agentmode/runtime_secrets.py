@@ -38,6 +38,7 @@ SecretName = Literal[
     "stripe_secret_key",
     "clickhouse_password",
     "traces_cursor_secret",
+    "runner_token_secret",
 ]
 
 SECRET_ID_SUFFIX = "_SECRET_ID"  # noqa: S105 - a variable name's suffix

@@ -35,7 +35,8 @@ INITIALIZING = "initializing"
 AWAITING_INPUT = "awaiting_input"
 COMPLETED = "completed"
 FAILED = "failed"
-TERMINAL_STATUSES = frozenset({COMPLETED, FAILED})
+CANCELLED = "cancelled"
+TERMINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELLED})
 # Used before any step has reported, and to extrapolate when progress is still 0.
 DEFAULT_RUN_ESTIMATE_MS = 300_000
 
@@ -52,6 +53,13 @@ class EventKind(StrEnum):
     USER_INPUT_REQUIRED = "user_input_required"
     ERROR = "error"
     SESSION_COMPLETED = "session_completed"
+
+
+class ServerEventKind(StrEnum):
+    """Events the functions log themselves (docs/runner.md), broadcast like §6's; a runner cannot post them."""
+
+    USER_RESPONSE = "user_response"
+    SESSION_CANCELLED = "session_cancelled"
 
 
 def topic_for(session_id: UUID) -> str:

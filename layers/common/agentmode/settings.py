@@ -29,6 +29,11 @@ class Settings(BaseSettings):
 
     agent_queue_url: str = ""
     credits_per_video: int = Field(default=1, ge=0)
+    # The runner loop (docs/runner.md): the key of the per-session runner credentials (its own, never the Supabase
+    # JWT secret), how long a run may take, and how long it may stay silent before the sweep ends it.
+    runner_token_secret: SecretStr = SecretStr("")
+    run_max_seconds: int = Field(default=3600, ge=60, le=86_400)
+    run_stall_timeout_seconds: int = Field(default=600, ge=30, le=86_400)
 
     realtime_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
 

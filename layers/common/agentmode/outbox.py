@@ -2,9 +2,9 @@
 
 from uuid import UUID
 
-from agentmode.auth import AuthUser
 from agentmode.db import user_transaction
 from agentmode.errors import AppError
+from agentmode.identity import AuthUser
 from agentmode.observability import logger
 from agentmode.realtime import Broadcaster, BroadcastMessage
 from agentmode.sessions import topic_for

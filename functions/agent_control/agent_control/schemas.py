@@ -1,0 +1,38 @@
+"""Request and response bodies of POST /agent/respond and POST /agent/cancel."""
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentmode.app_factory import RequestBody
+
+
+class RespondRequest(RequestBody):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: UUID
+    question_seq: Annotated[int, Field(strict=True, ge=1, description="The `seq` of the user_input_required event.")]
+    value: Annotated[str, Field(min_length=1, max_length=100, description="One of the question's option values.")]
+
+
+class Responded(BaseModel):
+    session_id: UUID
+    question_seq: int
+    value: str
+    answered_by: Literal["user"] = "user"
+    seq: int = Field(description="The seq of the user_response event logged for this answer.")
+    session_status: str
+
+
+class CancelRequest(RequestBody):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: UUID
+
+
+class Cancelled(BaseModel):
+    session_id: UUID
+    status: Literal["cancelled"] = "cancelled"
+    seq: int = Field(description="The seq of the session_cancelled event.")
+    credits_refunded: int = Field(description="Credits given back: the whole charge if no video generation had begun.")

@@ -1,0 +1,9 @@
+"""POST /agent/respond and POST /agent/cancel: the agent_control Lambda."""
+
+from agent_control.routes import router
+
+from agentmode.app_factory import create_app
+from agentmode.lambda_entry import lambda_handler
+
+app = create_app(router, title="agent_control")
+handler = lambda_handler(app)

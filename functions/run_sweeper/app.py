@@ -1,0 +1,24 @@
+"""Scheduled (EventBridge, every minute): closes the agent questions whose timeout passed and ends the runs that
+stalled or passed their deadline (docs/runner.md), each exactly once however many sweeps overlap."""
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from run_sweeper.sweep import sweep
+
+from agentmode.observability import logger, metrics
+
+# Sessions are not started in the last seconds of the invocation: one takes a transaction, an SQS send (2 tries) and
+# its broadcast.
+RESERVE_SECONDS = 25.0
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
+    report = sweep(deadline=deadline)
+    logger.info("run sweep", extra=asdict(report))
+    return asdict(report)
