@@ -33,8 +33,8 @@ $(SAM_DEPS):
 
 install: $(DEPS) $(SAM_DEPS)
 
-run: $(DEPS) ## serve every function on http://127.0.0.1:$${PORT:-3000} with embedded Postgres
-	$(PY) -m local.server
+run: $(DEPS) ## serve every function on http://127.0.0.1:$${PORT:-3000} with embedded Postgres (RUNNER=1: with the reference runner)
+	$(PY) -m local.server $(if $(RUNNER),--runner)
 
 token: $(DEPS) ## print a user JWT for the local stack (the demo user unless USER=<uuid>)
 	@$(PY) -m local.token $(TOKEN_USER)

@@ -1,8 +1,8 @@
 """`make bench`: cold start and warm latency of each built function, next to a bare FastAPI + Mangum baseline.
 
 Every figure comes from a fresh interpreter that sees only what `sam build` produced (bench/_child.py), talking to an
-embedded Postgres, for agent_start to SQS served by moto on loopback, and for agent_event to a loopback stand-in of
-Supabase Realtime's broadcast endpoint: the functions' real client paths.
+embedded Postgres (with the local stand-in of Supabase's realtime schema, which agent_event's events are broadcast
+into), and for agent_start to SQS served by moto on loopback: the functions' real client paths.
 The build ships bytecode (`make build` compiles it; Lambda's code folders are read-only, so Python could never cache
 it there); the children write none (PYTHONDONTWRITEBYTECODE), as on Lambda. The baseline gets the same treatment.
 
@@ -25,9 +25,10 @@ from bench.functions_children import base_env, measure_cold, measure_warm
 from bench.functions_config import BASELINE, COLD_RUNS, FUNCTIONS, RESULTS_FILE, START, WARM_REQUESTS
 from bench.functions_report import cold_summary, evaluate_targets, print_table, warm_summary
 from bench.functions_targets import build_targets, snapshot_build
-from bench.loopback import AWS_TEST_CREDENTIALS, queued_messages, realtime_endpoint, sqs_queue
+from bench.loopback import queued_messages, sqs_queue
 from bench.machine import machine_info
 from bench.results_dir import add_publish_flag, results_dir, shown, write_results
+from local.runner_queue import AWS_TEST_CREDENTIALS
 from local.stack import apply_migrations, start_postgres
 
 
@@ -36,12 +37,10 @@ def measure(database_url: str, build: Path, work_dir: Path) -> dict[str, Any]:
     env = base_env(database_url, work_dir)
     with (
         sqs_queue() as (endpoint, queue_url),
-        realtime_endpoint() as realtime_url,
         psycopg.connect(database_url, autocommit=True) as admin,
     ):
         sqs_env = {**AWS_TEST_CREDENTIALS, "AGENT_QUEUE_URL": queue_url, "AWS_ENDPOINT_URL_SQS": endpoint}
-        realtime_env = {"SUPABASE_URL": realtime_url, "SUPABASE_SERVICE_ROLE_KEY": "bench-service-role-key"}
-        targets = build_targets(admin, build, sqs_env, realtime_env)
+        targets = build_targets(admin, build, sqs_env)
         cold = measure_cold(targets, env, work_dir)
         warm = {target.name: measure_warm(target, env, work_dir) for target in targets}
         sent, expected = queued_messages(endpoint, queue_url), COLD_RUNS + 1 + WARM_REQUESTS[START]
@@ -60,7 +59,7 @@ def measure(database_url: str, build: Path, work_dir: Path) -> dict[str, Any]:
             " import app, then the first handler call (includes the Postgres connect and, for agent_start, the SQS client)",
             "warm": "one process per function, one untimed warm-up call, then each handler call timed in-process",
             "sqs": "moto server on loopback, reached by agent_start's own botocore client",
-            "realtime": "a loopback endpoint answering 202 like Supabase's broadcast API; agent_event broadcasts each event",
+            "realtime": "realtime.send inside each event's transaction, into the local stand-in of Supabase's realtime schema",
         },
         "sqs_messages_received": sent,
         "baseline": baseline,

@@ -11,8 +11,8 @@ from typing import Any
 from bench.errors import BenchError
 from bench.functions_config import CHILD, CHILD_TIMEOUT_SECONDS, COLD_RUNS, JWT_SECRET, WARM_REQUESTS
 from bench.functions_targets import Target
-from bench.loopback import AWS_TEST_CREDENTIALS
 from local.devconfig import DEV_JWT_ISSUER, DEV_RUNNER_TOKEN_SECRET
+from local.runner_queue import AWS_TEST_CREDENTIALS
 
 
 def base_env(database_url: str, work_dir: Path) -> dict[str, str]:

@@ -95,9 +95,7 @@ def create_session(admin: psycopg.Connection[Any], user_id: uuid.UUID) -> uuid.U
     return session_id
 
 
-def build_targets(
-    admin: psycopg.Connection[Any], build: Path, sqs_env: dict[str, str], realtime_env: dict[str, str]
-) -> list[Target]:
+def build_targets(admin: psycopg.Connection[Any], build: Path, sqs_env: dict[str, str]) -> list[Target]:
     """The three functions, each with the users and session its requests need, and the baseline."""
     layer = build / LAYER
     start_users = iter(create_users(admin, COLD_RUNS + 1 + WARM_REQUESTS[START]))
@@ -154,7 +152,7 @@ def build_targets(
     # Lambda's path order: the function's folder (/var/task) before the layer (/opt/python).
     return [
         Target(START, (build / START, layer), 201, start_agent, env=sqs_env),
-        Target(EVENT, (build / EVENT, layer), 200, log_event, env=realtime_env),
+        Target(EVENT, (build / EVENT, layer), 200, log_event),
         Target(STATUS, (build / STATUS, layer), 200, read_status),
         Target(STRIPE, (build / STRIPE, layer), 200, stripe_delivery, env={"STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET}),
         Target(USERS, (build / USERS, layer), 200, read_me),

@@ -1,53 +1,32 @@
 """Loopback stand-ins of the services the functions call, so their real client paths run: SQS (moto's server) and
-Supabase Realtime's REST broadcast endpoint (one that only accepts, one that also records)."""
+Supabase Realtime's REST broadcast endpoint that records what it gets (bench.realtime_paths: the former design)."""
 
 import contextlib
 import json
-import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import boto3
-
 from bench.errors import BenchError
-
-AWS_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+from local.runner_queue import LocalQueue, local_fifo_queue
 
 
 def sqs_client(endpoint: str) -> Any:
-    """The bench's own client, to create the queue and count what agent_start sent to it."""
-    return boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name=AWS_TEST_CREDENTIALS["AWS_DEFAULT_REGION"],
-        aws_access_key_id=AWS_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=AWS_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    """The bench's own client, to count what the functions sent to the queue."""
+    return LocalQueue(endpoint, "").client()
 
 
 @contextlib.contextmanager
 def sqs_queue() -> Iterator[tuple[str, str]]:
-    """moto's SQS on a free loopback port, so agent_start's SQS client really sends; yields (endpoint, queue URL)."""
+    """moto's SQS on a free loopback port with the FIFO runner queue, so the functions' SQS client really sends;
+    yields (endpoint, queue URL)."""
     try:
-        from moto.server import ThreadedMotoServer
+        with local_fifo_queue("bench-agent-queue.fifo") as queue:
+            yield queue.endpoint, queue.url
     except ImportError as exc:  # moto[sqs] alone lacks flask, which moto's server is built on
         raise BenchError(f"moto's server cannot start ({exc}); install moto[server]") from None
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        fifo = sqs_client(endpoint).create_queue(QueueName="bench-agent-queue.fifo", Attributes={"FifoQueue": "true"})
-        yield (
-            endpoint,
-            fifo["QueueUrl"],
-        )
-    finally:
-        server.stop()
 
 
 def queued_messages(endpoint: str, queue_url: str) -> int:
@@ -102,10 +81,3 @@ def realtime_recorder() -> Iterator[RealtimeRecorder]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@contextlib.contextmanager
-def realtime_endpoint() -> Iterator[str]:
-    """Answers `POST /realtime/v1/api/broadcast` with 202 as Supabase does, so agent_event's broadcast really happens."""
-    with realtime_recorder() as recorder:
-        yield recorder.url

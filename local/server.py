@@ -6,12 +6,14 @@ Gateway answers itself (CORS preflights, no route, a malformed or oversized requ
 functions' error format; it also serves the contract at /openapi.json and a page to try it at /docs.
 """
 
+import argparse
 import asyncio
 import json
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -249,7 +251,37 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> None:
+# The run sweeper's schedule here (every minute deployed): question timeouts and stalls show within seconds.
+LOCAL_SWEEP_SECONDS = 5.0
+
+
+def start_runner_loop(api_url: str) -> Callable[[], None]:
+    """`make run RUNNER=1`: a FIFO runner queue of its own (moto), the reference runner consuming it, and the run
+    sweeper on a timer; returns what stops them. Set before the first request, so agent_start sends to that queue."""
+    from local.reference_runner import ReferenceRunner
+    from local.runner_queue import local_fifo_queue
+    from local.schedules import every
+
+    queue_context = local_fifo_queue()
+    local_queue = queue_context.__enter__()
+    os.environ.update(local_queue.environment())
+    stop_runner = ReferenceRunner(api_url, local_queue.client(), local_queue.url).start_in_background()
+    stop_sweeps = every(LOCAL_SWEEP_SECONDS, "run_sweeper", "RunSweeperFunction")
+
+    def stop() -> None:
+        stop_sweeps()
+        stop_runner()
+        queue_context.__exit__(None, None, None)
+
+    return stop
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m local.server", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--runner", action="store_true", help="also run the reference runner on a local queue (make run RUNNER=1)"
+    )
+    args = parser.parse_args(argv)
     # Ctrl-C and `kill` both end the server the same way, so embedded Postgres is stopped on exit either way.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -271,6 +303,7 @@ def main() -> None:
     seed_demo(database_url, embedder_for(get_settings()).embed)
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
     server = make_server(host, port)
+    stop_runner_loop = start_runner_loop(f"http://{host}:{port}") if args.runner else None
     routes = sorted({r.route_key for r in load_routes()})
     print(f"Postgres: {data_dir / 'postgres'} ({len(applied)} new migrations applied)")
     chdb_path = os.environ["CLICKHOUSE_LOCAL_PATH"]
@@ -281,12 +314,17 @@ def main() -> None:
     print(f'  TOKEN=$(make -s token) && curl -s -X POST http://{host}:{port}/agent/start -H "Authorization: Bearer $TOKEN" \\')
     print('       -H "Content-Type: application/json" -d \'{"goal": "Generate video ads for my SaaS product"}\'')
     print(f"  curl -s 'http://{host}:{port}/v4/traces?project_id={DEMO_PROJECT_ID}' -H \"Authorization: Bearer $TOKEN\"")
+    if stop_runner_loop is not None:
+        print("Reference runner: consuming the local runner queue; follow a run live at"
+              f" http://{host}:{port}{SSE_PREFIX}<session_id>/stream?access_token=$TOKEN (docs/runner.md)")  # fmt: skip
     print("Ctrl-C stops the server and Postgres.")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if stop_runner_loop is not None:
+            stop_runner_loop()
         server.server_close()
         close_embedded()
 

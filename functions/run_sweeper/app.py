@@ -10,9 +10,8 @@ from run_sweeper.sweep import sweep
 
 from agentmode.observability import logger, metrics
 
-# Sessions are not started in the last seconds of the invocation: one takes a transaction, an SQS send (2 tries) and
-# its broadcast.
-RESERVE_SECONDS = 25.0
+# Sessions are not started in the last seconds of the invocation: one takes a transaction and an SQS send (2 tries).
+RESERVE_SECONDS = 20.0
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from local.build import BUILD_DIR, SAM, build
-from local.devconfig import DEV_JWT_SECRET, DEV_STRIPE_WEBHOOK_SECRET
+from local.devconfig import DEV_JWT_SECRET, DEV_RUNNER_TOKEN_SECRET, DEV_STRIPE_WEBHOOK_SECRET
 from local.make_events import stripe_signature_header
 from local.seed import seed_demo
 from local.stack import ROOT
@@ -95,6 +95,7 @@ def run_built(
         "DATABASE_URL": database_url,
         "SUPABASE_JWT_SECRET": DEV_JWT_SECRET,
         "STRIPE_WEBHOOK_SECRET": DEV_STRIPE_WEBHOOK_SECRET,
+        "RUNNER_TOKEN_SECRET": DEV_RUNNER_TOKEN_SECRET,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -138,7 +139,10 @@ def test_each_sdk_ships_only_with_the_function_that_uses_it(built: Path) -> None
     folders = {path.name for path in built.iterdir() if (path / "app.py").exists()} | {"CommonLayer/python"}
     assert (built / "AgentStartFunction" / "botocore").is_dir()
     assert not (built / "AgentStartFunction" / "boto3").exists()
-    for folder in folders - {"AgentStartFunction", "MemoryWriteFunction", "MemoryReadFunction"}:
+    # SQS (the runner queue) and Bedrock (embeddings): botocore ships with the functions that send or embed.
+    aws_users = {"AgentStartFunction", "AgentControlFunction", "RunSweeperFunction", "MemoryWriteFunction", "MemoryReadFunction"}
+    assert {folder for folder in folders if (built / folder / "botocore").is_dir()} == aws_users
+    for folder in folders - aws_users:
         assert not (built / folder / "botocore").exists(), folder
     assert {folder for folder in folders if (built / folder / "stripe").is_dir()} == STRIPE_USERS
     assert {folder for folder in folders if (built / folder / "supabase").is_dir()} == {"OpsboardOrgsFunction"}

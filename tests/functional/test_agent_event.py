@@ -1,18 +1,14 @@
-"""POST /agent/event through its deployed handler: ownership, the state machine, numbering, and Realtime (seed 001 §2, §6)."""
+"""POST /agent/event through its deployed handler: ownership, the state machine, numbering (seed 001 §2, §6).
+Broadcasts: test_realtime.py."""
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.conftest import reset_function_state
 from tests.factories import User, create_session
 from tests.lambda_invoke import Result, invoke
-from tests.realtime_stub import RealtimeStub
-
-SERVICE_KEY = "service-role-key-for-tests"
 
 
 def send(user: User, session_id: uuid.UUID, action_type: str, **fields: Any) -> Result:
@@ -22,8 +18,7 @@ def send(user: User, session_id: uuid.UUID, action_type: str, **fields: Any) -> 
 
 def logs_of(admin: psycopg.Connection[Any], session_id: uuid.UUID) -> list[dict[str, Any]]:
     cursor = admin.execute(
-        "SELECT seq, action_type, user_id, published_at, event_payload FROM agentmode.agent_execution_logs"
-        " WHERE session_id = %s ORDER BY seq",
+        "SELECT seq, action_type, user_id, event_payload FROM agentmode.agent_execution_logs WHERE session_id = %s ORDER BY seq",
         (session_id,),
     )
     names = [c.name for c in cursor.description or []]
@@ -39,18 +34,6 @@ def session_row(admin: psycopg.Connection[Any], session_id: uuid.UUID) -> dict[s
 @pytest.fixture
 def session(admin: psycopg.Connection[Any], user: User) -> uuid.UUID:
     return create_session(admin, user.id)
-
-
-@pytest.fixture
-def realtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[RealtimeStub]:
-    stub = RealtimeStub()
-    monkeypatch.setenv("SUPABASE_URL", stub.url)
-    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", SERVICE_KEY)
-    reset_function_state()
-    yield stub
-    monkeypatch.undo()
-    reset_function_state()
-    stub.close()
 
 
 def test_event_is_logged_with_the_seed_response(admin: psycopg.Connection[Any], user: User, session: uuid.UUID) -> None:
@@ -136,46 +119,3 @@ def test_payload_has_the_6_shape(admin: psycopg.Connection[Any], user: User, ses
         "seq": 1,
     }
     assert payload["timestamp"].endswith("Z")
-
-
-def test_event_is_broadcast_on_the_session_topic(
-    admin: psycopg.Connection[Any], user: User, session: uuid.UUID, realtime: RealtimeStub
-) -> None:
-    send(user, session, "step_started", step_name="Research competitors")
-    [request] = realtime.requests
-    assert request["path"] == "/realtime/v1/api/broadcast"
-    assert request["headers"]["apikey"] == SERVICE_KEY
-    assert request["headers"]["authorization"] == f"Bearer {SERVICE_KEY}"
-    [message] = request["body"]["messages"]
-    assert (message["topic"], message["event"], message["private"]) == (f"agent-session:{session}", "step_started", False)
-    assert message["payload"]["step_index"] == 2
-    assert logs_of(admin, session)[0]["published_at"] is not None
-
-
-def test_realtime_failure_keeps_the_event_and_the_next_event_delivers_both_in_order(
-    admin: psycopg.Connection[Any], user: User, session: uuid.UUID, realtime: RealtimeStub
-) -> None:
-    realtime.fail_with = 500
-    first = send(user, session, "tool_called", tool_name="search")
-    assert first.status == 200
-    assert logs_of(admin, session)[0]["published_at"] is None
-    realtime.fail_with = None
-    send(user, session, "tool_result", tool_name="search", status="success")
-    delivered = [m["payload"]["seq"] for m in realtime.requests[-1]["body"]["messages"]]
-    assert delivered == [1, 2]
-    assert all(row["published_at"] is not None for row in logs_of(admin, session))
-
-
-def test_unreachable_realtime_does_not_fail_the_request(
-    admin: psycopg.Connection[Any], user: User, session: uuid.UUID, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SUPABASE_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", SERVICE_KEY)
-    reset_function_state()
-    try:
-        result = send(user, session, "tool_called", tool_name="search")
-    finally:
-        monkeypatch.undo()
-        reset_function_state()
-    assert result.status == 200
-    assert logs_of(admin, session)[0]["published_at"] is None

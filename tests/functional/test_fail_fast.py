@@ -138,35 +138,3 @@ def test_a_function_without_an_issuer_answers_503_instead_of_skipping_the_iss_ch
 
     assert_not_configured(status(user, session_id), "auth")
     assert_logged(logs, "SUPABASE_URL")
-
-
-@pytest.mark.parametrize(
-    ("settings", "missing"),
-    [
-        ({"SUPABASE_URL": ""}, "SUPABASE_URL"),
-        ({"SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_ROLE_KEY": ""}, "SUPABASE_SERVICE_ROLE_KEY"),
-    ],
-)
-def test_an_event_without_realtime_settings_stays_unpublished_and_logs_the_setting(
-    admin: psycopg.Connection[Any],
-    user: User,
-    deployed: pytest.MonkeyPatch,
-    logs: LogOutput,
-    settings: dict[str, str],
-    missing: str,
-) -> None:
-    session_id = create_session(admin, user.id)
-    for name, value in settings.items():
-        deployed.setenv(name, value)
-    reset_function_state()
-
-    event = {"session_id": str(session_id), "action_type": "step_started", "step_name": "Analyze brand memory"}
-
-    result = invoke("POST", "/agent/event", headers=user.auth, json_body=event)
-
-    assert result.status == 200
-    published = admin.execute(
-        "SELECT published_at FROM agentmode.agent_execution_logs WHERE session_id = %s", (session_id,)
-    ).fetchall()
-    assert published == [(None,)]
-    assert_logged(logs, missing)

@@ -1,5 +1,5 @@
 """Every secret a function reads at run time is used in its rotated value once SECRETS_CACHE_SECONDS has passed,
-without a redeploy or a new container: the webhook secret, the Stripe key, the Realtime key, the ClickHouse password,
+without a redeploy or a new container: the webhook secret, the Stripe key, the ClickHouse password,
 the OpenAI key and the trace cursor key (the JWT secret and DATABASE_URL: test_secrets_at_run_time.py)."""
 
 import base64
@@ -20,14 +20,13 @@ from agentmode.settings import get_settings
 from stripe_webhook.stripe_api import stripe_api_for
 from tests import stripe_stub
 from tests.conftest import reset_function_state
-from tests.factories import User, create_session
+from tests.factories import User
 from tests.faults.stubs import ScriptedServer, json_reply
 from tests.faults.test_clickhouse_faults import FakeClickHouse
 from tests.functional.test_traces_cursor import cursor_payload
 from tests.functional.test_traces_list import list_traces
 from tests.http_stub import Endpoint, openai_embeddings
-from tests.lambda_invoke import Result, invoke
-from tests.realtime_stub import RealtimeStub
+from tests.lambda_invoke import invoke
 from tests.secrets_extension_stub import SecretsExtensionStub
 from tests.trace_data import NOW, create_project, simple_trace
 from traces import cursor as cursors
@@ -104,30 +103,6 @@ def test_a_rotated_stripe_key_is_sent_once_the_cache_age_has_passed(
     stripe_api.close()
 
     assert [r.headers["authorization"] for r in stripe_api.requests] == ["Bearer sk_test_first", "Bearer sk_test_rotated"]
-
-
-def test_a_rotated_realtime_key_is_sent_once_the_cache_age_has_passed(
-    admin: psycopg.Connection[Any],
-    user: User,
-    extension: SecretsExtensionStub,
-    use_secret: UseSecret,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    realtime = RealtimeStub()
-    monkeypatch.setenv("SUPABASE_URL", realtime.url)
-    use_secret("SUPABASE_SERVICE_ROLE_KEY", "service-key-first")
-    session_id = create_session(admin, user.id)
-
-    def send() -> Result:
-        body = {"session_id": str(session_id), "action_type": "step_started", "step_name": "Analyze brand memory"}
-        return invoke("POST", "/agent/event", headers=user.auth, json_body=body)
-
-    send()
-    rotate(extension, "SUPABASE_SERVICE_ROLE_KEY", "service-key-rotated")
-    send()
-    realtime.close()
-
-    assert [r["headers"]["apikey"] for r in realtime.requests] == ["service-key-first", "service-key-rotated"]
 
 
 def test_a_rotated_clickhouse_password_gets_a_new_client_once_the_cache_age_has_passed(

@@ -75,14 +75,9 @@ def test_each_function_may_get_exactly_the_secrets_its_environment_names(functio
     assert granted == sorted(SECRET_ARN % setting for setting in secret_settings(function))
 
 
-def test_the_webhook_gets_no_user_secrets_and_only_realtime_and_invites_get_the_service_role_key() -> None:
+def test_the_webhook_gets_no_user_secrets_and_only_invites_get_the_service_role_key() -> None:
     assert secret_settings("StripeWebhookFunction") == {"DATABASE_URL", "STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"}
-    assert [f for f in FUNCTIONS if "SUPABASE_SERVICE_ROLE_KEY" in secret_settings(f)] == [
-        "AgentEventFunction",
-        "OpsboardOrgsFunction",
-        "AgentControlFunction",
-        "RunSweeperFunction",
-    ]
+    assert [f for f in FUNCTIONS if "SUPABASE_SERVICE_ROLE_KEY" in secret_settings(f)] == ["OpsboardOrgsFunction"]
 
 
 def test_a_grant_matches_its_secret_and_no_other() -> None:

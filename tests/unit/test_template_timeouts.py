@@ -8,11 +8,12 @@ own service:
 
 | function       | secrets | JWKS | Postgres | service                                              | sum  | Timeout |
 |----------------|---------|------|----------|------------------------------------------------------|------|---------|
-| agent_start    | 2       | 3    | 5 + 5    | SQS: 2 tries x (2 + 3) + 1 backoff                   | 26   | 29      |
-| agent_event    | 3       | 3    | 5 + 5    | Realtime: 2 x 2 (waits for one other broadcast)      | 20   | 24      |
-| agent_status   | 2       | 3    | 5 + 5    |                                                      | 15   | 18      |
-| memory_write   | 2       | 3    | 5 + 5    | embeddings: 5 (one try)                              | 20   | 24      |
-| memory_read    | 2       | 3    | 5 + 5    | embeddings: 5 (one try)                              | 20   | 24      |
+| agent_start    | 3       | 3    | 5 + 5    | SQS: 2 tries x (2 + 3) + 1 backoff                   | 27   | 29      |
+| agent_event    | 3       | 3    | 5 + 5    | (Realtime: realtime.send inside the transaction)     | 16   | 24      |
+| agent_status   | 3       | 3    | 5 + 5    |                                                      | 16   | 18      |
+| agent_control  | 2       | 3    | 5 + 5    | SQS: 2 tries x (2 + 3) + 1 backoff                   | 26   | 29      |
+| memory_write   | 3       | 3    | 5 + 5    | embeddings: 5 (one try)                              | 21   | 24      |
+| memory_read    | 3       | 3    | 5 + 5    | embeddings: 5 (one try)                              | 21   | 24      |
 | stripe_webhook | 3       |      | 5 + 5    | Stripe: 3 tries x 4 + 0.5 + 1 backoff                | 26.5 | 29      |
 | traces         | 4       | 3    | 5 + 5    | ClickHouse: connect 3 + query 8                      | 28   | 29      |
 | opsboard_users | 2       | 3    | 5 + 5    |                                                      | 15   | 18      |
@@ -21,7 +22,8 @@ own service:
 | opsboard_billing | 3     | 3    | 5 + 5    | Stripe: up to 7 calls x 1.5, no retry                | 26.5 | 29      |
 
 seat_sync is no API route: it starts no organization in its last RESERVE_SECONDS, which cover one organization's sync
-(2 Stripe calls x 3 tries x 5 s + 1.5 s backoff, and a statement), plus its secrets and Postgres.
+(2 Stripe calls x 3 tries x 5 s + 1.5 s backoff, and a statement), plus its secrets and Postgres. run_sweeper likewise
+starts no session in its last RESERVE_SECONDS, which cover one session's transaction and SQS send.
 """
 
 import sys
@@ -46,11 +48,6 @@ def setting(function: str, name: str) -> float:
 def sqs(function: str) -> float:
     # agentmode/runner_queue.py: botocore connect 2 s + read 3 s, 2 attempts, standard-mode backoff of at most 1 s.
     return 2 * (2 + 3) + 1
-
-
-def realtime(function: str) -> float:
-    # agentmode/outbox.py: a publisher may first wait for another's broadcast, then sends its own.
-    return 2 * setting(function, "realtime_timeout_seconds")
 
 
 def embeddings(function: str) -> float:
@@ -81,10 +78,10 @@ def seat_sweep(function: str) -> float:
 
 
 def run_sweep(function: str) -> float:
-    # One session: its transaction, the runner's message, then its broadcast; none is started within the reserve.
+    # One session: its transaction and the runner's message; none is started within the reserve.
     load_handler(ROOT / "functions" / "run_sweeper")
     reserve: float = sys.modules["lambda_run_sweeper_app"].RESERVE_SECONDS
-    assert reserve >= setting(function, "db_statement_timeout_ms") / 1000 + sqs(function) + realtime(function)
+    assert reserve >= setting(function, "db_statement_timeout_ms") / 1000 + sqs(function)
     return reserve
 
 
@@ -101,7 +98,7 @@ SCHEDULED = {name for name, f in FUNCTIONS.items() if any(e["Type"] == "Schedule
 
 SERVICES: dict[str, list[Callable[[str], float]]] = {
     "AgentStartFunction": [sqs],
-    "AgentEventFunction": [realtime],
+    "AgentEventFunction": [],
     "AgentStatusFunction": [],
     "MemoryWriteFunction": [embeddings],
     "MemoryReadFunction": [embeddings],
@@ -112,7 +109,7 @@ SERVICES: dict[str, list[Callable[[str], float]]] = {
     "OpsboardOrgsFunction": [invite_mail_or_seats],
     "OpsboardBillingFunction": [billing_stripe],
     "SeatSyncFunction": [seat_sweep],
-    "AgentControlFunction": [sqs, realtime],
+    "AgentControlFunction": [sqs],
     "RunSweeperFunction": [run_sweep],
 }
 

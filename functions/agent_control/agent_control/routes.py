@@ -8,10 +8,7 @@ from agent_control.schemas import Cancelled, CancelRequest, Responded, RespondRe
 from agentmode.app_factory import documented_errors
 from agentmode.auth import CurrentUser
 from agentmode.observability import metrics
-from agentmode.outbox import publish_pending
-from agentmode.realtime import broadcaster_for
 from agentmode.runner_queue import get_queue
-from agentmode.settings import get_settings
 
 router = APIRouter(tags=["agent"])
 
@@ -30,7 +27,6 @@ ENDED = "SESSION_ENDED (the run already completed, failed or was cancelled)"
 )
 async def respond(body: RespondRequest, user: CurrentUser) -> Responded:
     closed = answer(user, body, get_queue())
-    publish_pending(user, body.session_id, broadcaster_for(get_settings()))
     if closed.answered_by != "user":
         metrics.add_metric(name="UserInputTimeouts", unit="Count", value=1)
         raise question_closed(body, "timed_out")
@@ -42,6 +38,5 @@ async def respond(body: RespondRequest, user: CurrentUser) -> Responded:
 @router.post("/agent/cancel", response_model=Cancelled, responses=documented_errors(NOT_FOUND, (409, ENDED)))
 async def cancel_run(body: CancelRequest, user: CurrentUser) -> Cancelled:
     cancellation = cancel(user, body, get_queue())
-    publish_pending(user, body.session_id, broadcaster_for(get_settings()))
     metrics.add_metric(name="AgentRunsCancelled", unit="Count", value=1)
     return Cancelled(session_id=body.session_id, seq=cancellation.seq, credits_refunded=cancellation.credits_refunded)

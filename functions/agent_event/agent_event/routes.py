@@ -6,9 +6,7 @@ from agent_event.schemas import EventLogged, EventRequest
 from agent_event.service import log_event
 from agentmode.app_factory import documented_errors
 from agentmode.observability import metrics
-from agentmode.realtime import broadcaster_for
 from agentmode.runner_auth import UserOrRunner
-from agentmode.settings import get_settings
 
 router = APIRouter(tags=["agent"])
 
@@ -23,6 +21,6 @@ router = APIRouter(tags=["agent"])
 )
 async def record_event(body: EventRequest, caller: UserOrRunner) -> EventLogged:
     """Posted by the session's runner with its credential (docs/runner.md), or by the user as seed 001 §2 shows."""
-    logged = log_event(caller, body, broadcaster_for(get_settings()))
+    logged = log_event(caller, body)
     metrics.add_metric(name="AgentEventsLogged", unit="Count", value=1)
     return logged

@@ -1,4 +1,4 @@
-"""Logging one event: lock the session, advance its state, append the numbered log row, then broadcast."""
+"""Logging one event: lock the session, advance its state, append the numbered log row (which broadcasts it)."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,8 +14,6 @@ from agentmode import session_log
 from agentmode.db import Connection, jsonb, user_transaction
 from agentmode.errors import AppError, ErrorCode
 from agentmode.identity import AuthUser
-from agentmode.outbox import publish_pending
-from agentmode.realtime import Broadcaster
 from agentmode.runner_auth import require_session_scope
 from agentmode.sessions import EventKind, load_session
 
@@ -62,11 +60,9 @@ def _log_columns(event: EventRequest) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def log_event(caller: AuthUser, event: EventRequest, broadcaster: Broadcaster) -> EventLogged:
+def log_event(caller: AuthUser, event: EventRequest) -> EventLogged:
     require_session_scope(caller, event.session_id)
     with user_transaction(caller) as conn:
         logged, points = _append(conn, event)
-    # After the commit: the row is safe whatever Realtime does; rows it misses are retried by the next event.
     emit(points)
-    publish_pending(caller, event.session_id, broadcaster)
     return logged

@@ -12,8 +12,6 @@ from agentmode.db import service_transaction, user_transaction
 from agentmode.errors import AppError
 from agentmode.identity import AuthUser
 from agentmode.observability import logger, metrics
-from agentmode.outbox import publish_pending
-from agentmode.realtime import Broadcaster, broadcaster_for
 from agentmode.runner_queue import RunnerQueue, get_queue
 from agentmode.sessions import load_session
 from agentmode.settings import get_settings
@@ -66,10 +64,9 @@ def _handle(kind: str, user: AuthUser, session_id: UUID, stall: timedelta, queue
     report.runs_past_deadline += reason == "deadline"
 
 
-def sweep(deadline: float, broadcaster: Broadcaster | None = None) -> SweepReport:
+def sweep(deadline: float) -> SweepReport:
     settings = get_settings()
     stall = timedelta(seconds=settings.run_stall_timeout_seconds)
-    broadcaster = broadcaster or broadcaster_for(settings)
     with service_transaction() as conn:
         due = conn.execute(
             "SELECT session_id, user_id, reason FROM agentmode.sweep_candidates(make_interval(secs => %s), %s)",
@@ -88,8 +85,6 @@ def sweep(deadline: float, broadcaster: Broadcaster | None = None) -> SweepRepor
         except AppError as exc:
             report.failures += 1
             logger.warning("sweep step failed", extra={"error_code": exc.code.name, "session_id": str(row["session_id"])})
-            continue
-        publish_pending(user, row["session_id"], broadcaster)
     metrics.add_metric(name="AgentRunsStalled", unit="Count", value=report.runs_stalled + report.runs_past_deadline)
     metrics.add_metric(name="UserInputTimeouts", unit="Count", value=report.questions_timed_out)
     return report

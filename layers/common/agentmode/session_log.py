@@ -67,8 +67,9 @@ def append(
     state: SessionState,
     now: datetime,
 ) -> None:
-    """Appends the next event of a session locked by the caller (agentmode.lock_session). The role may not write
-    sessions or logs itself: this SECURITY DEFINER function checks the seq, the scope and that the run is live."""
+    """Appends the next event of a session locked by the caller (agentmode.lock_session) and broadcasts it on the
+    session's private Realtime channel, inside the caller's transaction. The role may not write sessions or logs
+    itself: this SECURITY DEFINER function checks the seq, the scope and that the run is live."""
     conn.execute(
         "SELECT agentmode.append_session_event(%s, %s, %s, %s, %s, %s, %s)",
         (session["id"], payload["seq"], payload["log_id"], jsonb(log_columns), jsonb(payload), jsonb(state.columns()), now),
@@ -90,7 +91,7 @@ def log_server_event(
     now: datetime,
     log_columns: dict[str, Any] | None = None,
 ) -> Logged:
-    """Logs one event the functions raise themselves, numbered after the session's last, broadcast by the outbox."""
+    """Logs one event the functions raise themselves, numbered after the session's last and broadcast like the rest."""
     seq, log_id = session["last_seq"] + 1, uuid.uuid4()
     payload = realtime_payload(kind, session["id"], seq, log_id, fields, now)
     append(conn, session, {"action_type": kind, **(log_columns or {})}, payload, state, now)

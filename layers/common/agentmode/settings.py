@@ -35,8 +35,6 @@ class Settings(BaseSettings):
     run_max_seconds: int = Field(default=3600, ge=60, le=86_400)
     run_stall_timeout_seconds: int = Field(default=600, ge=30, le=86_400)
 
-    realtime_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
-
     embeddings_provider: Literal["bedrock", "openai", "local"] = "local"
     # One dimension for every environment; it must equal the migration's vector(1024) column.
     embedding_dimension: int = Field(default=1024, ge=1, le=16000)
