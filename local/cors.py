@@ -22,6 +22,7 @@ class CorsConfiguration:
     allow_methods: tuple[str, ...]
     expose_headers: tuple[str, ...]
     max_age: int
+    allow_credentials: bool
 
 
 @cache
@@ -35,17 +36,14 @@ def template_cors() -> CorsConfiguration:
         allow_methods=tuple(configuration.get("AllowMethods", ())),
         expose_headers=tuple(configuration.get("ExposeHeaders", ())),
         max_age=int(configuration.get("MaxAge", 0)),
+        allow_credentials=bool(configuration.get("AllowCredentials", False)),
     )
-
-
-def allowed_origins() -> list[str]:
-    return [origin.strip() for origin in get_settings().cors_allow_origins.split(",") if origin.strip()]
 
 
 def allow_origin(origin: str) -> str | None:
     """The Access-Control-Allow-Origin value for `origin`, or None when it is not allowed. Besides exact origins, API
     Gateway takes `*` (any origin, answered as `*`) and `https://*` or `http://*` (any origin of that scheme)."""
-    for allowed in allowed_origins():
+    for allowed in get_settings().allowed_origins():
         if allowed == "*":
             return "*"
         if allowed == origin or (allowed.endswith("://*") and origin.startswith(allowed[:-1])):
@@ -68,7 +66,11 @@ def preflight_headers(origin: str) -> dict[str, str]:
         "access-control-allow-methods": ",".join(cors.allow_methods),
         "access-control-allow-headers": ",".join(cors.allow_headers),
         "access-control-max-age": str(cors.max_age),
-    }
+    } | _credentials(cors)
+
+
+def _credentials(cors: CorsConfiguration) -> dict[str, str]:
+    return {"access-control-allow-credentials": "true"} if cors.allow_credentials else {}
 
 
 def with_cors(headers: dict[str, str], origin: str | None) -> dict[str, str]:
@@ -77,9 +79,11 @@ def with_cors(headers: dict[str, str], origin: str | None) -> dict[str, str]:
     allowed = allow_origin(origin) if origin else None
     if allowed is None:
         return kept
-    exposed = template_cors().expose_headers
+    cors = template_cors()
+    exposed = cors.expose_headers
     return (
         kept
         | {"access-control-allow-origin": allowed}
         | ({"access-control-expose-headers": ",".join(exposed)} if exposed else {})
+        | _credentials(cors)
     )

@@ -76,3 +76,28 @@ def test_every_origin_in_cors_allow_origins_is_allowed(client: httpx.Client, two
 def test_every_answer_names_its_request_id_in_apigw_requestid(client: httpx.Client) -> None:
     response = client.get("/agent/status", params={"session_id": "x"})
     assert response.headers["apigw-requestid"] == response.json()["request_id"]
+
+
+def test_the_template_allows_every_method_the_routes_use_and_credentials() -> None:
+    from local.template_routes import load_routes
+
+    configuration = cors_configuration()
+    assert {route.method for route in load_routes()} <= set(configuration["AllowMethods"])
+    assert configuration["AllowCredentials"] is True
+
+
+def test_a_preflight_for_a_put_from_the_web_app_allows_it_with_credentials(client: httpx.Client) -> None:
+    preflight = {"access-control-request-method": "PUT", "access-control-request-headers": "content-type"}
+
+    response = client.options("/opsboard/users/me", headers={"origin": WEB_APP, **preflight})
+
+    assert "put" in as_set(response.headers["access-control-allow-methods"])
+    assert response.headers["access-control-allow-credentials"] == "true"
+
+
+def test_a_cookie_authenticated_read_from_the_web_app_may_be_read_by_it(client: httpx.Client, user: Any) -> None:
+    response = client.get("/opsboard/orgs", headers={"origin": WEB_APP, "cookie": f"session_id={user.token}"})
+
+    assert response.status_code == 200
+    assert (response.headers["access-control-allow-origin"], response.headers["access-control-allow-credentials"]) == (
+        WEB_APP, "true")  # fmt: skip

@@ -28,6 +28,9 @@ MIN_FORCED_REFRESH_SECONDS = 30.0
 CLOCK_SKEW_SECONDS = 5
 # Python's UUID() also takes braces, `urn:uuid:` and missing hyphens; Postgres' ::uuid cast in auth.uid() does not.
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# The dashboard's cookie (the real AgentOps server sets it); it holds the same Supabase access token as the header.
+SESSION_COOKIE = "session_id"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The `kid` of runner credentials: the header tells them from Supabase tokens, each key then decides.
 RUNNER_KEY_ID = "agentmode-runner"
 # The claims RLS and the functions read (auth.uid(), auth.role(), auth.jwt() ->> 'email'); no other claim reaches Postgres.
@@ -169,15 +172,26 @@ def verify_token(token: str, settings: Settings) -> AuthUser:
     return AuthUser(id=user_id, role="authenticated", email=email if isinstance(email, str) else None, claims=database_claims)
 
 
-def bearer_token(request: Request) -> str:
-    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def request_token(request: Request) -> str:
+    """The bearer token, else the `session_id` cookie (how the AgentOps dashboard sends its token: fetch with
+    credentials, no Authorization header). A browser sends cookies on its own, so a write carrying only the cookie
+    must come from one of the web app's exact origins (CORS_ALLOW_ORIGINS): a forged cross-site form cannot act."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("missing bearer token")
+        return token.strip()
+    cookie = request.cookies.get(SESSION_COOKIE, "").strip()
+    if not cookie:
         raise _unauthorized("missing bearer token")
-    return token.strip()
+    if request.method not in SAFE_METHODS and request.headers.get("origin") not in get_settings().allowed_origins():
+        raise _unauthorized("a write authenticated by cookie must come from the web app's origin")
+    return cookie
 
 
 async def get_current_user(request: Request) -> AuthUser:  # async: see agentmode.app_factory.create_app
-    return admitted_user(verify_token(bearer_token(request), get_settings()))
+    return admitted_user(verify_token(request_token(request), get_settings()))
 
 
 def admitted_user(user: AuthUser) -> AuthUser:

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from agentmode import runner_credentials
-from agentmode.auth import admitted_user, bearer_token, is_runner_credential, token_header, verify_token
+from agentmode.auth import admitted_user, is_runner_credential, request_token, token_header, verify_token
 from agentmode.db import login_statement
 from agentmode.errors import AppError, ErrorCode
 from agentmode.identity import AuthUser
@@ -39,7 +39,7 @@ def _admitted_runner(runner: AuthUser) -> AuthUser:
 
 
 async def get_user_or_runner(request: Request) -> AuthUser:  # async: see agentmode.app_factory.create_app
-    token = bearer_token(request)
+    token = request_token(request)
     if is_runner_credential(token_header(token)):
         return _admitted_runner(_runner(token))
     return admitted_user(verify_token(token, get_settings()))

@@ -80,8 +80,12 @@ class Settings(BaseSettings):
     app_url: str = "http://localhost:5173"
     supabase_auth_timeout_seconds: float = Field(default=3.0, gt=0, le=20)
 
-    # Web app origins CORS allows (comma-separated): API Gateway's CorsAllowOrigins, and the local runner's list.
+    # Web app origins CORS allows (comma-separated): API Gateway's CorsAllowOrigins, the local runner's list, and the
+    # origins a write authenticated by the session cookie must come from (agentmode.auth.request_token).
     cors_allow_origins: str = "http://localhost:5173"
+
+    def allowed_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip()]
 
     def is_deployed(self) -> bool:
         """A stage in AWS: a setting a local run or a test may leave empty is then required, never silently defaulted."""
