@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("functions", "stripe_webhook", "memory", "traces", "opsboard_projects", "opsboard_orgs", "load")
+BENCHMARKS = ("functions", "stripe_webhook", "memory", "traces", "opsboard_projects", "opsboard_orgs", "runner_loop", "load")
 TIMES = "\N{MULTIPLICATION SIGN}"  # as in "1.49 times": a ratio to the baseline's cold start
 TRACES_MEASURES = {
     "list_first_page": "list, first page with totals (7 days)",
@@ -120,6 +120,19 @@ def opsboard_orgs_rows(results: dict[str, Any]) -> list[Row]:
     return [row("opsboard", label, ms(figures["p50_ms"]), ms(figures["p99_ms"]), budget, target["met"])]
 
 
+def runner_loop_rows(results: dict[str, Any]) -> list[Row]:
+    variants, target, ratio = results["variants"], results["target"], results["event_runner_over_user"]["p50_ratio"]
+    rows = [
+        row("runner_loop", f"POST /agent/{name}, warm (SQS client on loopback)", ms(variants[name]["p50_ms"]),
+            ms(variants[name]["p99_ms"]), f"≤ {target[f'{name}_p50_max_ms']:g} ms", target[f"{name}_met"])
+        for name in ("respond", "cancel")
+    ]  # fmt: skip
+    label = "POST /agent/event with a runner credential / with the user's token, same run: p50 ratio"
+    budget = f"≤ {target['event_runner_over_user_max']:g} {TIMES}"
+    rows.append(row("runner_loop", label, f"{ratio:.2f} {TIMES}", "", budget, target["event_met"]))
+    return rows
+
+
 EXTRACTORS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "functions": functions_rows,
     "stripe_webhook": stripe_rows,
@@ -127,6 +140,7 @@ EXTRACTORS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "traces": traces_rows,
     "opsboard_projects": opsboard_projects_rows,
     "opsboard_orgs": opsboard_orgs_rows,
+    "runner_loop": runner_loop_rows,
     "load": load_rows,
 }
 
