@@ -21,13 +21,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from agentmode.auth import verify_token
 from agentmode.errors import ErrorCode
+from agentmode.settings import get_settings
 from local import cors, devconfig
 from local.access_log import masked
 from local.api_docs import docs_page
 from local.apigw_event import build_event
 from local.function_logs import log_as
 from local.lambda_runtime import Handler, LambdaContext, load_handler
+from local.realtime_channel import channel_messages
 from local.replies import Reply, error_reply, from_lambda_result
 from local.template_routes import Route, load_routes, match_route
 
@@ -170,9 +173,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
 
     def _stream(self, session_id: str, query: str) -> None:
-        """Server-sent events of a session's log: what Supabase Realtime would push, read from the same rows
-        through the deployed GET /agent/events handler (so auth, validation and isolation are the real ones).
-        A first poll the handler refuses (a bad token, session or after_seq) is its answer, in the error format."""
+        """Server-sent events of a session, as a web app follows one: first the log so far, through the deployed
+        GET /agent/events handler (so auth, validation and isolation are the real ones; a refusal there is the
+        answer, in the error format), then what Supabase Realtime pushes on the session's private channel, read from
+        the local stand-in's realtime.messages as that user may receive it (local/realtime_channel.py)."""
         params = parse_qs(query)
         token = (params.get("access_token") or [""])[0] or self.headers.get("authorization", "").removeprefix("Bearer ")
         after = (params.get("after_seq") or ["0"])[0] or "0"
@@ -187,10 +191,12 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         deadline = time.monotonic() + SSE_MAX_SECONDS
+        user, topic = verify_token(token, get_settings()), f"agent-session:{session_id}"
+        batch: list[dict[str, Any]] = json.loads(events.body)["events"]
         try:
             while True:
-                for event in json.loads(events.body)["events"]:
-                    after = str(event["seq"])
+                for event in batch:
+                    after = str(event["payload"]["seq"])
                     self.wfile.write(f"id: {after}\nevent: {event['event']}\ndata: {json.dumps(event['payload'])}\n\n".encode())
                 # A comment line each poll: the write fails as soon as the client has gone, which ends the loop.
                 self.wfile.write(b": keep-alive\n\n")
@@ -198,10 +204,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 if time.monotonic() >= deadline:
                     return
                 time.sleep(SSE_POLL_SECONDS)
-                events = self._events_after(session_id, after, token)
-                if events.status != 200:
-                    self.wfile.write(b"event: error\ndata: " + events.body + b"\n\n")
-                    return
+                batch = channel_messages(user, topic, int(after))
         except (BrokenPipeError, ConnectionResetError):
             return
 
@@ -287,7 +290,6 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _stop)
     from agentmode.clickhouse import close_embedded, get_clickhouse
     from agentmode.embeddings import embedder_for
-    from agentmode.settings import get_settings
     from local.clickhouse_schema import apply_schema
     from local.seed import DEMO_PROJECT_ID, seed_demo, seed_demo_traces
     from local.stack import apply_migrations, start_postgres

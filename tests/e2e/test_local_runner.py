@@ -128,6 +128,39 @@ def test_session_events_stream_as_server_sent_events(client: httpx.Client, user:
     assert lines[:2] == ["id: 1", "event: tool_called"]
 
 
+REFUSE_MISSED = "ALTER TABLE realtime.messages ADD CONSTRAINT refuse_one CHECK (payload ->> 'tool_name' <> 'missed') NOT VALID"
+
+
+def test_the_stream_follows_the_sessions_private_channel_after_the_log_so_far(
+    client: httpx.Client, admin: psycopg.Connection[Any], user: User
+) -> None:
+    """Events logged after the stream opened reach it from realtime.messages (what Realtime pushes), not from the log:
+    one whose broadcast failed is in the log but not in the stream, as a Realtime client would miss it."""
+    session_id = client.post("/agent/start", headers=user.auth, json={"goal": "stream"}).json()["session_id"]
+
+    def log(tool: str) -> None:
+        body = {"session_id": session_id, "action_type": "tool_called", "tool_name": tool}
+        assert client.post("/agent/event", headers=user.auth, json=body).status_code == 200
+
+    log("before")
+    seen: list[str] = []
+    with client.stream("GET", f"/local/sessions/{session_id}/stream", params={"access_token": user.token}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                seen.append(json.loads(line[len("data:") :])["tool_name"])
+                if seen == ["before"]:
+                    admin.execute(REFUSE_MISSED)
+                    try:
+                        log("missed")
+                    finally:
+                        admin.execute("ALTER TABLE realtime.messages DROP CONSTRAINT refuse_one")
+                    log("after")
+                if "after" in seen:
+                    break
+
+    assert seen == ["before", "after"]
+
+
 def test_stripe_webhook_verifies_the_raw_body_over_http(
     client: httpx.Client, admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
