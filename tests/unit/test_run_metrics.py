@@ -57,7 +57,7 @@ def test_a_completed_step_reports_its_execution_time() -> None:
     assert names(points) == {"StepExecutionTime": 2300}
 
 
-def test_asking_the_user_counts_an_intervention() -> None:
+def test_asking_the_user_counts_a_request_for_input() -> None:
     asked = event(
         action_type="user_input_required",
         step_name="Review scripts",
@@ -67,7 +67,7 @@ def test_asking_the_user_counts_an_intervention() -> None:
 
     points = event_metrics(asked, "awaiting_input", STARTED, NOW)
 
-    assert names(points) == {"UserInterventions": 1}
+    assert names(points) == {"UserInputRequested": 1}
 
 
 def test_emitted_metrics_reach_the_emf_output_with_a_tool_dimension(

@@ -36,7 +36,8 @@ def event_metrics(event: EventRequest, session_status: str, started_at: datetime
         points.append(MetricPoint("ToolCalls", MetricUnit.Count, 1, event.tool_name))
         points.append(MetricPoint("ToolCallFailures", MetricUnit.Count, failed, event.tool_name))
     if event.action_type is EventKind.USER_INPUT_REQUIRED:
-        points.append(MetricPoint("UserInterventions", MetricUnit.Count, 1))
+        # Asked; the intervention itself (UserInterventions) is counted when the user answers (agent_control).
+        points.append(MetricPoint("UserInputRequested", MetricUnit.Count, 1))
     if event.action_type is EventKind.ERROR:
         points.append(MetricPoint("AgentErrors", MetricUnit.Count, 1, event.tool_name))
     if session_status in TERMINAL_STATUSES:
