@@ -19,5 +19,7 @@ RESERVE_SECONDS = 20.0
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
     report = sweep(deadline=deadline)
+    metrics.add_metric(name="AgentRunsStalled", unit="Count", value=report.runs_stalled + report.runs_past_deadline)
+    metrics.add_metric(name="UserInputTimeouts", unit="Count", value=report.questions_timed_out)
     logger.info("run sweep", extra=asdict(report))
     return asdict(report)

@@ -11,7 +11,7 @@ from agentmode import questions
 from agentmode.db import service_transaction, user_transaction
 from agentmode.errors import AppError
 from agentmode.identity import AuthUser
-from agentmode.observability import logger, metrics
+from agentmode.observability import logger
 from agentmode.runner_queue import RunnerQueue, get_queue
 from agentmode.sessions import load_session
 from agentmode.settings import get_settings
@@ -73,18 +73,17 @@ def sweep(deadline: float) -> SweepReport:
             (settings.run_stall_timeout_seconds, BATCH_SIZE),
         ).fetchall()
     report = SweepReport(found=len(due))
-    queue = get_queue() if due else None
+    if not due:
+        return report
+    queue = get_queue()
     for row in due:
         if time.monotonic() > deadline:
             report.deferred += 1
             continue
         user = _as_user(row["user_id"])
         try:
-            assert queue is not None
             _handle(row["reason"], user, row["session_id"], stall, queue, report)
         except AppError as exc:
             report.failures += 1
             logger.warning("sweep step failed", extra={"error_code": exc.code.name, "session_id": str(row["session_id"])})
-    metrics.add_metric(name="AgentRunsStalled", unit="Count", value=report.runs_stalled + report.runs_past_deadline)
-    metrics.add_metric(name="UserInputTimeouts", unit="Count", value=report.questions_timed_out)
     return report

@@ -95,5 +95,6 @@ def log_server_event(
     seq, log_id = session["last_seq"] + 1, uuid.uuid4()
     payload = realtime_payload(kind, session["id"], seq, log_id, fields, now)
     append(conn, session, {"action_type": kind, **(log_columns or {})}, payload, state, now)
+    # The caller's row now trails the database: a second event in the same transaction must get the seq after this.
     session["last_seq"] = seq
     return Logged(log_id=log_id, seq=seq)
