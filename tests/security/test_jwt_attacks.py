@@ -1,13 +1,17 @@
-"""Forged, altered and misused JWTs against every route that takes one: each is 401 UNAUTHORIZED and writes nothing.
+"""Forged, altered and misused JWTs against the routes that take one: each is 401 UNAUTHORIZED and writes nothing.
 
-The functions run as in production: HS256 with the project secret, ES256/RS256 through the project's JWKS (served on
-loopback) and the issuer checked. Every forged token names a real user (the victim), who has credits, brand memory, a
-session and a traced project, so a token that got through would have read or written the victim's rows.
+Every attack meets each function's token check (one route per function and dependency: get_current_user, or
+get_user_or_runner where a runner may call), and every route meets a forged signature and a tampered payload, after
+a genuine token was shown to succeed on it. The functions run as in production: HS256 with the project secret,
+ES256/RS256 through the project's JWKS (served on loopback) and the issuer checked. Every forged token names a real
+user (the victim), who has credits, brand memory, a session and a traced project, so a token that got through would
+have read or written the victim's rows.
 """
 
 import hashlib
 import hmac
 import json
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,9 +23,11 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi.routing import APIRoute
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from agentmode.clickhouse import ClickHouse
+from local.lambda_runtime import load_handler
 from local.template_routes import Route
 from tests.conftest import reset_function_state
 from tests.factories import TEST_JWT_SECRET, create_user
@@ -218,9 +224,39 @@ def assert_refused_and_nothing_written(admin: psycopg.Connection[Any], send: Cal
     return result
 
 
+TOKEN_CHECKS = {"get_current_user", "get_user_or_runner"}
+
+
+def token_check(route: Route) -> str:
+    """The dependency that checks the route's token (agentmode.auth or agentmode.runner_auth)."""
+    load_handler(route.code_uri, route.handler)
+    app = sys.modules[f"lambda_{route.code_uri.name}_app"].app
+    served = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == route.path and route.method in r.methods)
+    [name] = {dependency.call.__name__ for dependency in served.dependant.dependencies if dependency.call} & TOKEN_CHECKS
+    return name
+
+
+def one_route_per_token_check(routes: list[Route]) -> list[Route]:
+    """Per function, one route for each dependency that checks tokens there: every attack below is a property of the
+    token check and of how a function wires it, not of a route; every route still meets two attacks of its own."""
+    chosen: dict[tuple[str, str], Route] = {}
+    for route in sorted(routes, key=route_id):
+        chosen.setdefault((route.function, token_check(route)), route)
+    return list(chosen.values())
+
+
+TOKEN_CHECK_ROUTES = one_route_per_token_check(JWT_ROUTES)
+EVERY_ROUTES_ATTACKS = ("wrong_secret", "tampered_payload_of_an_own_hs256_token")
+
+
+def test_every_jwt_route_checks_its_token_with_one_of_the_two_dependencies() -> None:
+    assert {token_check(route) for route in JWT_ROUTES} == TOKEN_CHECKS
+    assert {route.function for route in TOKEN_CHECK_ROUTES} == {route.function for route in JWT_ROUTES}
+
+
 @pytest.mark.parametrize("alg", ["HS256", "ES256", "RS256"])
-@pytest.mark.parametrize("route", JWT_ROUTES, ids=route_id)
-def test_a_genuine_token_is_accepted_on_every_route(
+@pytest.mark.parametrize("route", TOKEN_CHECK_ROUTES, ids=route_id)
+def test_a_genuine_token_of_each_algorithm_is_accepted(
     admin: psycopg.Connection[Any],
     clickhouse: ClickHouse,
     stripe_billing: StripeBillingStub,
@@ -241,6 +277,18 @@ def test_a_genuine_token_is_accepted_on_every_route(
     token = jwt.encode(forge.claims(sub=str(victim.user.id)), key, algorithm=alg, headers={"kid": kid} if kid else None)
 
     result = valid_call(route, victim).send(bearer(token))
+
+    assert result.status in (200, 201), result.body
+
+
+@pytest.mark.parametrize("route", JWT_ROUTES, ids=route_id)
+def test_a_genuine_token_is_accepted_on_every_route(
+    admin: psycopg.Connection[Any], clickhouse: ClickHouse, stripe_billing: StripeBillingStub, forge: Forge, route: Route
+) -> None:
+    """The control of every route's attacks: the very request they send succeeds with a token the project issued."""
+    victim = make_target(admin, clickhouse, stripe_billing) if route.route_key in CONSUMING else forge.victim
+
+    result = valid_call(route, victim).send(bearer(hs256(forge.claims(sub=str(victim.user.id)))))
 
     assert result.status in (200, 201), result.body
 
@@ -277,8 +325,18 @@ def test_a_route_that_uses_up_its_target_refuses_the_same_request_again(
     assert (again.status, again.body["error_code"]) == USED_UP[route_key]
 
 
-@pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.parametrize("attack", EVERY_ROUTES_ATTACKS)
 @pytest.mark.parametrize("route", JWT_ROUTES, ids=route_id)
+def test_every_route_refuses_a_forged_token_and_writes_nothing(
+    admin: psycopg.Connection[Any], forge: Forge, route: Route, attack: str
+) -> None:
+    token = ATTACKS[attack](forge)
+
+    assert_refused_and_nothing_written(admin, lambda: valid_call(route, forge.victim).send(bearer(token)))
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.parametrize("route", TOKEN_CHECK_ROUTES, ids=route_id)
 def test_a_forged_token_is_401_and_writes_nothing(
     admin: psycopg.Connection[Any], forge: Forge, route: Route, attack: str
 ) -> None:
@@ -287,7 +345,7 @@ def test_a_forged_token_is_401_and_writes_nothing(
     assert_refused_and_nothing_written(admin, lambda: valid_call(route, forge.victim).send(bearer(token)))
 
 
-@pytest.mark.parametrize("route", JWT_ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", TOKEN_CHECK_ROUTES, ids=route_id)
 def test_a_jku_header_never_makes_the_function_fetch_the_attackers_keys(
     admin: psycopg.Connection[Any], forge: Forge, route: Route
 ) -> None:
@@ -309,7 +367,7 @@ TRANSPORTS: dict[str, Callable[[str], dict[str, Any]]] = {
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-@pytest.mark.parametrize("route", JWT_ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", TOKEN_CHECK_ROUTES, ids=route_id)
 def test_a_genuine_token_anywhere_but_the_bearer_header_is_401(
     admin: psycopg.Connection[Any], forge: Forge, route: Route, transport: str
 ) -> None:
@@ -329,7 +387,7 @@ def rotating_jwks() -> Iterator[JwksServer]:
     jwks.close()
 
 
-@pytest.mark.parametrize("route", JWT_ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", TOKEN_CHECK_ROUTES, ids=route_id)
 def test_a_token_of_a_deleted_key_is_401_once_the_key_cache_expires(
     admin: psycopg.Connection[Any], forge: Forge, route: Route, rotating_jwks: JwksServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
