@@ -32,7 +32,8 @@ class LocalQueue:
 
 
 @contextlib.contextmanager
-def local_fifo_queue(name: str = "agent-queue.fifo") -> Iterator[LocalQueue]:
+def moto_sqs() -> Iterator[str]:
+    """moto's SQS server on a free loopback port; yields its endpoint."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
@@ -40,8 +41,17 @@ def local_fifo_queue(name: str = "agent-queue.fifo") -> Iterator[LocalQueue]:
     server.start()
     try:
         host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        created = LocalQueue(endpoint, "").client().create_queue(QueueName=name, Attributes={"FifoQueue": "true"})
-        yield LocalQueue(endpoint, created["QueueUrl"])
+        yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+def fifo_queue_on(endpoint: str, name: str = "agent-queue.fifo") -> LocalQueue:
+    created = LocalQueue(endpoint, "").client().create_queue(QueueName=name, Attributes={"FifoQueue": "true"})
+    return LocalQueue(endpoint, created["QueueUrl"])
+
+
+@contextlib.contextmanager
+def local_fifo_queue(name: str = "agent-queue.fifo") -> Iterator[LocalQueue]:
+    with moto_sqs() as endpoint:
+        yield fifo_queue_on(endpoint, name)

@@ -10,6 +10,7 @@ import pytest
 
 from agentmode.clickhouse import ClickHouse
 from local.devconfig import DEV_JWT_ISSUER
+from local.runner_queue import moto_sqs
 from local.stack import apply_migrations, start_postgres
 from tests.factories import TEST_JWT_SECRET, TEST_RUNNER_SECRET, User, create_user
 from tests.log_capture import LogOutput, captured_logs
@@ -127,7 +128,14 @@ def live_server() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.fixture(scope="session")
+def sqs_endpoint() -> Iterator[str]:
+    """moto's SQS server, started once: a test takes a queue of its own on it."""
+    with moto_sqs() as endpoint:
+        yield endpoint
+
+
 @pytest.fixture
-def runner_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunnerQueueReader]:
-    """The runner queue on moto's SQS FIFO, wired in as AGENT_QUEUE_URL is deployed."""
-    yield from fifo_queue(monkeypatch)
+def runner_queue(monkeypatch: pytest.MonkeyPatch, sqs_endpoint: str) -> RunnerQueueReader:
+    """A FIFO runner queue of the test's own, wired in as AGENT_QUEUE_URL is deployed."""
+    return fifo_queue(monkeypatch, sqs_endpoint)

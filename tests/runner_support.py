@@ -5,14 +5,12 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import botocore.session
 import psycopg
-from moto import mock_aws
 from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
 
@@ -21,6 +19,7 @@ from agentmode import runner_queue as queue_module
 from agentmode.runner_queue import RunnerMessage
 from agentmode.settings import get_settings
 from local.lambda_runtime import LambdaContext, load_handler
+from local.runner_queue import fifo_queue_on
 from local.stack import ROOT
 from tests.factories import User, create_session
 from tests.lambda_invoke import Result, invoke
@@ -186,9 +185,10 @@ class RunnerQueueReader:
         return [json.loads(message.model_dump_json()) for _, message in self.receive()]
 
 
-def fifo_queue(monkeypatch: Any) -> Iterator[RunnerQueueReader]:
-    with mock_aws():
-        client = botocore.session.get_session().create_client("sqs", region_name="us-east-1")
-        url = client.create_queue(QueueName="agent-queue.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        monkeypatch.setattr(queue_module, "_queue", queue_module.SqsQueue(url))
-        yield RunnerQueueReader(client, url)
+def fifo_queue(monkeypatch: Any, endpoint: str) -> RunnerQueueReader:
+    """A fresh FIFO queue on the session's moto SQS server, wired in as the functions' runner queue."""
+    queue = fifo_queue_on(endpoint, f"agent-queue-{uuid.uuid4().hex[:12]}.fifo")
+    for name, value in queue.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(queue_module, "_queue", queue_module.SqsQueue(queue.url))
+    return RunnerQueueReader(queue.client(), queue.url)

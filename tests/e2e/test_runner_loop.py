@@ -13,7 +13,7 @@ import pytest
 
 import agentmode.runner_queue as runner_queue_module
 from local.reference_runner import Options, ReferenceRunner
-from local.runner_queue import LocalQueue, local_fifo_queue
+from local.runner_queue import LocalQueue, fifo_queue_on
 from tests.conftest import reset_function_state
 from tests.factories import User
 from tests.runner_support import make_quiet, run_sweeper
@@ -22,13 +22,14 @@ WAIT_SECONDS = 30.0
 
 
 @pytest.fixture
-def local_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalQueue]:
-    with local_fifo_queue() as queue:
-        for name, value in queue.environment().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(runner_queue_module, "_queue", None)
-        reset_function_state()
-        yield queue
+def local_queue(monkeypatch: pytest.MonkeyPatch, sqs_endpoint: str) -> Iterator[LocalQueue]:
+    """A queue of the test's own on the session's moto SQS server, as AGENT_QUEUE_URL for the live server's functions."""
+    queue = fifo_queue_on(sqs_endpoint, f"agent-queue-{uuid.uuid4().hex[:12]}.fifo")
+    for name, value in queue.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(runner_queue_module, "_queue", None)
+    reset_function_state()
+    yield queue
     monkeypatch.undo()
     reset_function_state()
 
