@@ -268,6 +268,8 @@ def start_runner_loop(api_url: str) -> Callable[[], None]:
     queue_context = local_fifo_queue()
     local_queue = queue_context.__enter__()
     os.environ.update(local_queue.environment())
+    # The settings were read at start-up (before the queue existed): agent_start must see AGENT_QUEUE_URL.
+    get_settings.cache_clear()
     stop_runner = ReferenceRunner(api_url, local_queue.client(), local_queue.url).start_in_background()
     stop_sweeps = every(LOCAL_SWEEP_SECONDS, "run_sweeper", "RunSweeperFunction")
 
