@@ -1,6 +1,9 @@
 """POST /agent/start through its deployed handler against the embedded Postgres (seed 001 §1, §7, §8)."""
 
+import asyncio
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +14,8 @@ from moto import mock_aws
 
 import agent_start.service as start_service
 import agentmode.runner_queue as queue_client
+from agentmode import db
+from agentmode.runner_queue import AnswerMessage, CancelMessage, StartMessage
 from tests.factories import User, add_memory, create_user
 from tests.lambda_invoke import Result, invoke
 
@@ -88,6 +93,49 @@ def test_queue_failure_answers_503_and_leaves_nothing(
     assert balance_of(admin, user) == 100
     hits = admin.execute("SELECT count(*) FROM agentmode.rate_limit_hits WHERE user_id = %s", (user.id,)).fetchone()[0]
     assert hits == 0
+
+
+class RunnerTakingEachStartAtOnce:
+    """A runner faster than the start's commit: on each send it asks GET /agent/status with the message's credential
+    from its own container, and `send` returns only once that request has its answer or waits in the database."""
+
+    def __init__(self, admin: psycopg.Connection[Any]) -> None:
+        self.admin = admin
+        self.answers: list[Result] = []
+
+    def send(self, message: StartMessage | AnswerMessage | CancelMessage) -> None:
+        assert isinstance(message, StartMessage)
+        runner = threading.Thread(target=self._status, args=(message,))
+        runner.start()
+        while runner.is_alive() and not self._waits_in_the_database():
+            time.sleep(0.01)
+
+    def _status(self, message: StartMessage) -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        try:
+            headers = {"authorization": f"Bearer {message.credential.token}"}
+            self.answers.append(invoke("GET", "/agent/status", headers=headers, query={"session_id": str(message.session_id)}))
+        finally:
+            db.close_connection()
+
+    def _waits_in_the_database(self) -> bool:
+        row = self.admin.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").fetchone()
+        return bool(row and row[0])
+
+
+def test_a_runner_that_takes_the_start_before_its_commit_finds_the_session(
+    admin: psycopg.Connection[Any], user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message leaves before the commit (a refused send undoes the start): the runner's first call must wait for
+    the commit rather than answer 401 and lose the run."""
+    runner = RunnerTakingEachStartAtOnce(admin)
+    monkeypatch.setattr(queue_client, "_queue", runner)
+    result = start(user)
+    assert result.status == 201, result.body
+    deadline = time.monotonic() + 10
+    while not runner.answers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [(a.status, a.body.get("status")) for a in runner.answers] == [(200, "initializing")]
 
 
 @pytest.mark.parametrize(

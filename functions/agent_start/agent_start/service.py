@@ -106,8 +106,10 @@ def _create(
     cost = settings.credits_per_video * request.constraints.max_videos
     _debit_credits(conn, user.id, cost)
     session = _insert_session(conn, user.id, request, cost, key, fingerprint, settings)
-    # Sent before the commit: if SQS fails the whole start rolls back and the client retries with its key;
-    # if the commit fails after a send, the runner finds no session and drops the message (docs/runner.md).
+    # Sent before the commit: if SQS fails the whole start rolls back and the client retries with its key. A runner
+    # that takes the message at once waits on this lock until the commit; if the commit fails, it finds no session
+    # and drops the message (docs/runner.md).
+    conn.execute("SELECT agentmode.hold_session_start(%s)", (session["id"],))
     token = runner_credentials.issue(session["id"], user.id, session["deadline_at"], settings)
     queue.send(
         StartMessage(
