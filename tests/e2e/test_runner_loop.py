@@ -2,6 +2,7 @@
 takes it off the FIFO runner queue (moto's SQS server) and reports through the public API with its credential, the
 user answers its question or cancels, the sweeper ends a run whose runner died. docs/runner.md is the contract."""
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -190,3 +191,27 @@ def test_a_run_whose_runner_died_is_ended_by_the_sweeper(
     assert [e["event"] for e in log[-2:]] == ["error", "session_completed"]
     assert log[-2]["payload"]["recovery_strategy"] == "abort"
     assert status(client, user, session_id)["status"] == "failed"
+
+
+def test_make_run_with_the_runner_flag_hands_runs_to_the_reference_runner(
+    client: httpx.Client, user: User, live_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run RUNNER=1`'s start-up, after the stack already read its settings: agent_start must send to the new
+    queue, and the reference runner take the run up to its question."""
+    from agentmode.settings import get_settings
+    from local.server import start_runner_loop
+
+    for name in ("AGENT_QUEUE_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # start_runner_loop sets them; put back after the test
+    monkeypatch.setattr(runner_queue_module, "_queue", None)
+    get_settings()  # main() reads them before it starts the runner loop
+    stop = start_runner_loop(live_server)
+    try:
+        session_id = start_run(client, user)
+        question = wait_for(lambda: question_of(client, user, session_id), "the reference runner's question")
+    finally:
+        stop()
+        monkeypatch.undo()
+        reset_function_state()
+
+    assert question["payload"]["options"][-1]["value"] == "agent_decide"
