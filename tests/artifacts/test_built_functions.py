@@ -137,13 +137,8 @@ STRIPE_USERS = {"StripeWebhookFunction", "OpsboardBillingFunction", "OpsboardOrg
 
 def test_each_sdk_ships_only_with_the_function_that_uses_it(built: Path) -> None:
     folders = {path.name for path in built.iterdir() if (path / "app.py").exists()} | {"CommonLayer/python"}
-    assert (built / "AgentStartFunction" / "botocore").is_dir()
-    assert not (built / "AgentStartFunction" / "boto3").exists()
-    # SQS (the runner queue) and Bedrock (embeddings): botocore ships with the functions that send or embed.
-    aws_users = {"AgentStartFunction", "AgentControlFunction", "RunSweeperFunction", "MemoryWriteFunction", "MemoryReadFunction"}
-    assert {folder for folder in folders if (built / folder / "botocore").is_dir()} == aws_users
-    for folder in folders - aws_users:
-        assert not (built / folder / "botocore").exists(), folder
+    # SQS (the runner queue) and Bedrock (embeddings) go through agentmode.aws_api: no function ships the AWS SDK.
+    assert [folder for folder in folders if (built / folder / "botocore").exists() or (built / folder / "boto3").exists()] == []
     assert {folder for folder in folders if (built / folder / "stripe").is_dir()} == STRIPE_USERS
     assert {folder for folder in folders if (built / folder / "supabase").is_dir()} == {"OpsboardOrgsFunction"}
 

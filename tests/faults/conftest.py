@@ -35,7 +35,7 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Configure]:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Dummy credentials and no shared config, for botocore clients pointed at loopback (AWS_ENDPOINT_URL_<SERVICE>)."""
+    """Dummy credentials and no shared config, for AWS clients pointed at loopback (AWS_ENDPOINT_URL_<SERVICE>)."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

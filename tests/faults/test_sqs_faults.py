@@ -3,7 +3,7 @@ POST /agent/respond and /agent/cancel answer 503 and change nothing (the questio
 
 Already covered in tests/functional/test_agent_start.py: test_queue_failure_answers_503_and_leaves_nothing (a queue
 that does not exist, through moto). Here the real SqsQueue of AGENT_QUEUE_URL (its timeouts and retries) talks to a
-loopback SQS endpoint (AWS_ENDPOINT_URL_SQS, the JSON protocol botocore uses for SQS): 5xx, throttling, a black
+loopback SQS endpoint (AWS_ENDPOINT_URL_SQS, SQS's JSON protocol): 5xx, throttling, a black
 hole, and recovery with the same Idempotency-Key.
 """
 
@@ -29,7 +29,7 @@ THROTTLED = json_reply({"__type": "com.amazonaws.sqs#RequestThrottled", "message
 
 
 def sent(request: Request) -> Reply:
-    """SendMessage's documented success; botocore checks MD5OfMessageBody against what it sent."""
+    """SendMessage's documented success; SqsQueue checks MD5OfMessageBody against what it sent."""
     body = json.loads(request.body)["MessageBody"]
     return json_reply({"MD5OfMessageBody": hashlib.md5(body.encode()).hexdigest(), "MessageId": "m-1"})  # noqa: S324 - SQS's
 
@@ -84,6 +84,15 @@ def test_hung_sqs_is_503_before_the_function_timeout_and_consumes_nothing(
     assert_nothing_consumed(admin, user)
     # Two attempts of SqsQueue's 3 s read timeout, plus a backoff: inside the 10 s Timeout, with room for the database.
     assert elapsed < 0.8 * lambda_timeout("POST", "/agent/start")
+
+
+def test_an_sqs_answer_for_another_body_is_503_and_consumes_nothing(
+    admin: psycopg.Connection[Any], user: User, sqs: Sqs
+) -> None:
+    """The MD5 SQS returns is of the body it stored: one that differs is not our message sent."""
+    sqs.failure = json_reply({"MD5OfMessageBody": hashlib.md5(b"other").hexdigest(), "MessageId": "m-1"})  # noqa: S324
+    assert_unavailable(start(user), "agent_queue")
+    assert_nothing_consumed(admin, user)
 
 
 def test_after_sqs_recovers_the_retried_start_is_created_and_charged_once(

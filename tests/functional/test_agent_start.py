@@ -1,16 +1,12 @@
 """POST /agent/start through its deployed handler against the embedded Postgres (seed 001 §1, §7, §8)."""
 
 import asyncio
-import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import botocore.session
 import psycopg
 import pytest
-from moto import mock_aws
 
 import agent_start.service as start_service
 import agentmode.runner_queue as queue_client
@@ -18,6 +14,7 @@ from agentmode import db
 from agentmode.runner_queue import AnswerMessage, CancelMessage, StartMessage
 from tests.factories import User, add_memory, create_user
 from tests.lambda_invoke import Result, invoke
+from tests.runner_support import RunnerQueueReader, fifo_queue
 
 GOAL = {"goal": "Generate video ads for my SaaS product"}
 
@@ -37,13 +34,9 @@ def balance_of(admin: psycopg.Connection[Any], user: User) -> int:
 
 
 @pytest.fixture
-def sqs_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A moto SQS queue wired in as AGENT_QUEUE_URL, as template.yaml wires the real one."""
-    with mock_aws():
-        sqs = botocore.session.get_session().create_client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="agent-queue.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        monkeypatch.setattr(queue_client, "_queue", queue_client.SqsQueue(url))
-        yield sqs, url
+def sqs_queue(monkeypatch: pytest.MonkeyPatch, sqs_endpoint: str) -> RunnerQueueReader:
+    """A FIFO queue on moto's SQS server wired in as AGENT_QUEUE_URL, as template.yaml wires the real one."""
+    return fifo_queue(monkeypatch, sqs_endpoint)
 
 
 @pytest.fixture(autouse=True)
@@ -71,21 +64,21 @@ def test_start_stores_the_request_as_session_data(admin: psycopg.Connection[Any]
     assert data["reference_video_url"] == "https://example.com/v.mp4"
 
 
-def test_start_publishes_the_session_on_the_agent_queue(admin: psycopg.Connection[Any], user: User, sqs_queue: Any) -> None:
-    sqs, url = sqs_queue
+def test_start_publishes_the_session_on_the_agent_queue(
+    admin: psycopg.Connection[Any], user: User, sqs_queue: RunnerQueueReader
+) -> None:
     result = start(user)
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    assert [json.loads(m["Body"])["session_id"] for m in messages] == [result.body["session_id"]]
-    assert json.loads(messages[0]["Body"])["user_id"] == str(user.id)
+    messages = sqs_queue.bodies()
+    assert [m["session_id"] for m in messages] == [result.body["session_id"]]
+    assert messages[0]["user_id"] == str(user.id)
 
 
 def test_queue_failure_answers_503_and_leaves_nothing(
-    admin: psycopg.Connection[Any], user: User, monkeypatch: pytest.MonkeyPatch
+    admin: psycopg.Connection[Any], user: User, monkeypatch: pytest.MonkeyPatch, sqs_queue: RunnerQueueReader
 ) -> None:
-    with mock_aws():
-        missing = "https://sqs.us-east-1.amazonaws.com/123456789012/does-not-exist"
-        monkeypatch.setattr(queue_client, "_queue", queue_client.SqsQueue(missing))
-        result = start(user)
+    missing = sqs_queue.url.rsplit("/", 1)[0] + "/does-not-exist.fifo"
+    monkeypatch.setattr(queue_client, "_queue", queue_client.SqsQueue(missing))
+    result = start(user)
     assert result.status == 503
     assert result.body["error_code"] == "SERVICE_UNAVAILABLE"
     assert result.body["details"]["retry_after_ms"] > 0

@@ -1,20 +1,15 @@
 """Each embeddings provider's request/response, throttling and timeouts, and that a provider failure writes nothing.
 
-Bedrock: botocore's Stubber for the documented InvokeModel shapes, and a real botocore client against a loopback
-server that answers too slowly. OpenAI-compatible: a loopback server speaking `POST /v1/embeddings`.
+Bedrock: the function's own client (agentmode.aws_api) against a loopback server giving InvokeModel's documented
+replies and errors, and answering too slowly. OpenAI-compatible: a loopback server speaking `POST /v1/embeddings`.
 """
 
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
-import botocore.session
 import psycopg
 import pytest
-from botocore.config import Config
-from botocore.response import StreamingBody
-from botocore.stub import Stubber
 
 import agentmode.memory as memory_module
 from agentmode.embeddings import BedrockTitanEmbedder, Embedder, OpenAICompatibleEmbedder
@@ -59,82 +54,86 @@ def stored(admin: psycopg.Connection[Any], user: User) -> int:
     return int(admin.execute("SELECT count(*) FROM agentmode.agent_memory WHERE user_id = %s", (user.id,)).fetchone()[0])
 
 
-def bedrock_client(**config: Any) -> Any:
-    session = botocore.session.get_session()
-    return session.create_client(
-        "bedrock-runtime", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing", **config
-    )
+@pytest.fixture
+def bedrock(monkeypatch: pytest.MonkeyPatch, endpoint: Endpoint) -> BedrockTitanEmbedder:
+    """The Bedrock embedder as a function builds it, with Lambda-like credentials, pointed at the loopback endpoint."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "token",
+                        "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": endpoint.url}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    return BedrockTitanEmbedder(Settings(embeddings_timeout_seconds=0.5))
 
 
-def streaming(payload: dict[str, Any]) -> StreamingBody:
-    raw = json.dumps(payload).encode()
-    return StreamingBody(io.BytesIO(raw), len(raw))
+def bedrock_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], dict[str, Any], float]:
+    """Bedrock Runtime's documented error reply: the code in x-amzn-ErrorType, a JSON message."""
+    return status, {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/"}, {"message": message}, 0.0
 
 
-def test_bedrock_titan_request_and_response(admin: psycopg.Connection[Any], writer: User, use_embedder: Any) -> None:
-    client = bedrock_client()
-    expected = {
-        "modelId": "amazon.titan-embed-text-v2:0",
-        "body": json.dumps({"inputText": "Brand voice: calm.", "dimensions": 1024, "normalize": True}),
-        "contentType": "application/json",
-        "accept": "application/json",
-    }
-    with Stubber(client) as stub:
-        stub.add_response(
-            "invoke_model",
-            {"body": streaming({"embedding": VECTOR, "inputTextTokenCount": 5}), "contentType": "application/json"},
-            expected,
-        )
-        use_embedder(BedrockTitanEmbedder(Settings(), client=client))
-        result = write(writer)
-        stub.assert_no_pending_responses()
+def test_bedrock_titan_request_and_response(
+    admin: psycopg.Connection[Any], writer: User, use_embedder: Any, endpoint: Endpoint, bedrock: BedrockTitanEmbedder
+) -> None:
+    endpoint.answer = (200, {"x-amzn-bedrock-input-token-count": "5"}, {"embedding": VECTOR, "inputTextTokenCount": 5}, 0.0)
+    use_embedder(bedrock)
+    result = write(writer)
     assert result.status == 201
     assert stored(admin, writer) == 1
+    request = endpoint.requests[-1]
+    assert request["path"] == "/model/amazon.titan-embed-text-v2%3A0/invoke"
+    assert json.loads(request["body"]) == {"inputText": "Brand voice: calm.", "dimensions": 1024, "normalize": True}
+    assert request["headers"]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/us-east-1/bedrock/aws4_request" in request["headers"]["authorization"]
+    assert request["headers"]["x-amz-security-token"] == "token"
 
 
-@pytest.mark.parametrize("code", ["ThrottlingException", "ServiceQuotaExceededException"])
+@pytest.mark.parametrize(("status", "code"), [(429, "ThrottlingException"), (400, "ServiceQuotaExceededException")])
 def test_bedrock_throttling_is_tool_rate_limit_and_writes_nothing(
-    admin: psycopg.Connection[Any], writer: User, use_embedder: Any, code: str
-) -> None:
-    client = bedrock_client()
-    with Stubber(client) as stub:
-        stub.add_client_error("invoke_model", service_error_code=code, http_status_code=429)
-        use_embedder(BedrockTitanEmbedder(Settings(), client=client))
-        result = write(writer)
+    admin: psycopg.Connection[Any], writer: User, use_embedder: Any, endpoint: Endpoint, bedrock: BedrockTitanEmbedder,
+    status: int, code: str,
+) -> None:  # fmt: skip
+    endpoint.answer = bedrock_error(status, code, "Too many requests, please wait before trying again.")
+    use_embedder(bedrock)
+    result = write(writer)
     assert (result.status, result.body["error_code"]) == (429, "TOOL_RATE_LIMIT")
     assert result.body["details"]["retry_after_ms"] > 0
     assert stored(admin, writer) == 0
 
 
-def test_bedrock_model_timeout_is_tool_timeout(admin: psycopg.Connection[Any], writer: User, use_embedder: Any) -> None:
-    client = bedrock_client()
-    with Stubber(client) as stub:
-        stub.add_client_error("invoke_model", service_error_code="ModelTimeoutException", http_status_code=408)
-        use_embedder(BedrockTitanEmbedder(Settings(), client=client))
-        result = write(writer)
-    assert (result.status, result.body["error_code"]) == (504, "TOOL_TIMEOUT")
-    assert stored(admin, writer) == 0
-
-
-def test_bedrock_read_timeout_is_tool_timeout(
-    admin: psycopg.Connection[Any], writer: User, use_embedder: Any, endpoint: Endpoint
+def test_bedrock_model_timeout_is_tool_timeout(
+    admin: psycopg.Connection[Any], writer: User, use_embedder: Any, endpoint: Endpoint, bedrock: BedrockTitanEmbedder
 ) -> None:
-    endpoint.answer = (200, {}, {"embedding": VECTOR}, 1.5)
-    client = bedrock_client(
-        endpoint_url=endpoint.url, config=Config(read_timeout=0.3, connect_timeout=0.3, retries={"max_attempts": 1})
-    )
-    use_embedder(BedrockTitanEmbedder(Settings(), client=client))
+    endpoint.answer = bedrock_error(408, "ModelTimeoutException", "Model has timed out in processing the request.")
+    use_embedder(bedrock)
     result = write(writer)
     assert (result.status, result.body["error_code"]) == (504, "TOOL_TIMEOUT")
     assert stored(admin, writer) == 0
 
 
-def test_bedrock_vector_of_the_wrong_size_is_refused(admin: psycopg.Connection[Any], writer: User, use_embedder: Any) -> None:
-    client = bedrock_client()
-    with Stubber(client) as stub:
-        stub.add_response("invoke_model", {"body": streaming({"embedding": [0.1] * 512}), "contentType": "application/json"})
-        use_embedder(BedrockTitanEmbedder(Settings(), client=client))
-        result = write(writer)
+def test_bedrock_read_timeout_is_tool_timeout(
+    admin: psycopg.Connection[Any], writer: User, use_embedder: Any, endpoint: Endpoint, bedrock: BedrockTitanEmbedder
+) -> None:
+    endpoint.answer = (200, {}, {"embedding": VECTOR}, 1.5)
+    use_embedder(bedrock)
+    result = write(writer)
+    assert (result.status, result.body["error_code"]) == (504, "TOOL_TIMEOUT")
+    assert stored(admin, writer) == 0
+
+
+def test_bedrock_access_denied_is_503_without_its_message(
+    admin: psycopg.Connection[Any], writer: User, use_embedder: Any, endpoint: Endpoint, bedrock: BedrockTitanEmbedder
+) -> None:
+    endpoint.answer = bedrock_error(403, "AccessDeniedException", "You don't have access to the model arn:aws:bedrock:x")
+    use_embedder(bedrock)
+    result = write(writer)
+    assert (result.status, result.body["error_code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert "arn:aws" not in json.dumps(result.body)
+    assert stored(admin, writer) == 0
+
+
+def test_bedrock_vector_of_the_wrong_size_is_refused(
+    admin: psycopg.Connection[Any], writer: User, use_embedder: Any, endpoint: Endpoint, bedrock: BedrockTitanEmbedder
+) -> None:
+    endpoint.answer = (200, {}, {"embedding": [0.1] * 512, "inputTextTokenCount": 5}, 0.0)
+    use_embedder(bedrock)
+    result = write(writer)
     assert (result.status, result.body["error_code"]) == (503, "SERVICE_UNAVAILABLE")
     assert stored(admin, writer) == 0
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 import pytest
 
 from agentmode.auth import JWKS_FETCH_TIMEOUT_SECONDS
+from agentmode.aws_api import RETRY_BACKOFF_SECONDS
 from agentmode.settings import Settings
 from local.lambda_runtime import load_handler
 from local.stack import ROOT
@@ -46,8 +47,8 @@ def setting(function: str, name: str) -> float:
 
 
 def sqs(function: str) -> float:
-    # agentmode/runner_queue.py: botocore connect 2 s + read 3 s, 2 attempts, standard-mode backoff of at most 1 s.
-    return 2 * (2 + 3) + 1
+    # agentmode/runner_queue.py: connect 2 s + read 3 s, 2 attempts, agentmode.aws_api's backoff of 0.05 s between them.
+    return 2 * (2 + 3) + RETRY_BACKOFF_SECONDS
 
 
 def embeddings(function: str) -> float:

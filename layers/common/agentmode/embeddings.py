@@ -8,7 +8,9 @@ import json
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
+from agentmode.aws_api import AwsCallFailed, AwsEndpoint
 from agentmode.db import Connection
 from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
@@ -54,42 +56,29 @@ class BedrockTitanEmbedder:
 
     name = "bedrock"
 
-    def __init__(self, settings: Settings, client: Any = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.dimension = settings.embedding_dimension
-        self.model_id = settings.bedrock_embedding_model_id
-        if client is None:
-            # botocore, not boto3: the same client for ~300 ms less cold start (see agent_start's queue client).
-            import botocore.session
-            from botocore.config import Config
-
-            timeout = settings.embeddings_timeout_seconds
-            # One attempt: botocore's retries would multiply the timeout past the function's (3 x 5 s > 10 s), and a
-            # throttled caller gets retry_after_ms to retry with anyway.
-            config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1, "mode": "standard"})
-            client = botocore.session.get_session().create_client("bedrock-runtime", config=config)
-        self.client = client
+        self.path = f"/model/{quote(settings.bedrock_embedding_model_id, safe='-._~')}/invoke"
+        timeout = settings.embeddings_timeout_seconds
+        # One attempt: a retry would double the wait past the function's timeout (2 x 5 s of 10 s), and a throttled
+        # caller gets retry_after_ms to retry with anyway.
+        self.endpoint = AwsEndpoint(
+            service_id="BEDROCK_RUNTIME", host_prefix="bedrock-runtime", signing_name="bedrock",
+            connect_timeout=timeout, read_timeout=timeout, attempts=1,
+        )  # fmt: skip
 
     def embed(self, text: str) -> list[float]:
-        from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
-
-        body = json.dumps({"inputText": text, "dimensions": self.dimension, "normalize": True})
+        request = {"inputText": text, "dimensions": self.dimension, "normalize": True}
         try:
-            response = self.client.invoke_model(
-                modelId=self.model_id, body=body, contentType="application/json", accept="application/json"
+            payload = self.endpoint.post_json(
+                self.path, request, {"content-type": "application/json", "accept": "application/json"}
             )
-            payload = json.loads(response["body"].read())
-        except (ReadTimeoutError, ConnectTimeoutError):
-            raise timed_out(self.name) from None
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"):
-                raise rate_limited(self.name) from None
-            if code == "ModelTimeoutException":
+        except AwsCallFailed as failed:
+            if failed.timed_out or failed.code == "ModelTimeoutException":
                 raise timed_out(self.name) from None
-            logger.warning("bedrock embedding failed", extra={"error_code": code})
-            raise unavailable(self.name) from None
-        except BotoCoreError as exc:
-            logger.warning("bedrock embedding failed", extra={"error_type": type(exc).__name__})
+            if failed.code in ("ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"):
+                raise rate_limited(self.name) from None
+            logger.warning("bedrock embedding failed", extra={"error_code": failed.code})
             raise unavailable(self.name) from None
         return _checked(payload.get("embedding"), self.dimension, self.name)
 
