@@ -9,6 +9,7 @@ import pytest
 
 from tests.factories import User, create_session
 from tests.lambda_invoke import invoke
+from tests.runner_support import QUESTION, ask, respond, runner_for
 
 
 def status(user: User, session_id: uuid.UUID | str) -> Any:
@@ -37,6 +38,25 @@ def test_status_has_the_seed_fields(admin: psycopg.Connection[Any], user: User) 
     assert body["progress_percentage"] == 12
     assert body["last_seq"] == 1
     assert datetime.fromisoformat(body["estimated_completion_at"]) > datetime.fromisoformat(body["started_at"])
+
+
+def test_status_shows_the_open_question_until_it_is_answered(admin: psycopg.Connection[Any], user: User) -> None:
+    runner = runner_for(admin, user)
+    asked = ask(runner, runner.session_id, timeout_ms=60_000)
+    question = status(user, runner.session_id).body["open_question"]
+    assert question["question_seq"] == asked.body["seq"]
+    assert question["question"] == QUESTION["question"]
+    assert question["options"] == QUESTION["options"]
+    assert question["default_value"] == "agent_decide"
+    remaining = datetime.fromisoformat(question["timeout_at"]) - datetime.now(UTC)
+    assert timedelta(seconds=50) < remaining <= timedelta(seconds=60)
+
+    assert respond(user, runner.session_id, asked.body["seq"], "concept_1").status == 200
+    assert status(user, runner.session_id).body["open_question"] is None
+
+
+def test_status_without_a_question_has_none(admin: psycopg.Connection[Any], user: User) -> None:
+    assert status(user, create_session(admin, user.id)).body["open_question"] is None
 
 
 def test_estimate_follows_the_sessions_own_pace(admin: psycopg.Connection[Any], user: User) -> None:

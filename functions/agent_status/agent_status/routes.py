@@ -7,11 +7,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from agent_status.eta import estimate_completion
-from agent_status.schemas import EventsPage, LoggedEvent, StatusResponse
+from agent_status.schemas import EventsPage, LoggedEvent, OpenQuestion, StatusResponse
 from agentmode.app_factory import documented_errors
-from agentmode.db import user_transaction
+from agentmode.db import Connection, user_transaction
 from agentmode.runner_auth import UserOrRunner, require_session_scope
-from agentmode.sessions import load_session
+from agentmode.sessions import AWAITING_INPUT, load_session
 
 router = APIRouter(
     tags=["agent"],
@@ -26,6 +26,7 @@ async def read_status(session_id: SessionId, caller: UserOrRunner) -> StatusResp
     require_session_scope(caller, session_id)
     with user_transaction(caller) as conn:
         session = load_session(conn, session_id)
+        question = _open_question(conn, session_id) if session["status"] == AWAITING_INPUT else None
     now = datetime.now(UTC)
     return StatusResponse(
         session_id=session["id"],
@@ -41,7 +42,20 @@ async def read_status(session_id: SessionId, caller: UserOrRunner) -> StatusResp
         completed_at=session["completed_at"],
         error_message=session["error_message"],
         last_seq=session["last_seq"],
+        open_question=question,
     )
+
+
+def _open_question(conn: Connection, session_id: UUID) -> OpenQuestion | None:
+    """The text is the asking event's: the question row holds what closing it needs (options, default, timeout)."""
+    row = conn.execute(
+        "SELECT q.question_seq, l.event_payload ->> 'question' AS question, q.options, q.default_value, q.timeout_at"
+        " FROM agentmode.agent_questions q JOIN agentmode.agent_execution_logs l"
+        " ON l.session_id = q.session_id AND l.seq = q.question_seq"
+        " WHERE q.session_id = %s AND q.user_id = auth.uid() AND q.answered_at IS NULL",
+        (session_id,),
+    ).fetchone()
+    return OpenQuestion.model_validate(row) if row else None
 
 
 @router.get("/agent/events", response_model=EventsPage)

@@ -7,6 +7,19 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 
+class QuestionOption(BaseModel):
+    value: str
+    label: str
+
+
+class OpenQuestion(BaseModel):
+    question_seq: int = Field(description="The seq of its user_input_required event: POST /agent/respond names it.")
+    question: str
+    options: list[QuestionOption]
+    default_value: str = Field(description="What the run goes on with if no answer comes before timeout_at.")
+    timeout_at: datetime
+
+
 class StatusResponse(BaseModel):
     session_id: UUID
     status: str
@@ -19,6 +32,10 @@ class StatusResponse(BaseModel):
     completed_at: datetime | None
     error_message: str | None
     last_seq: int = Field(description="Sequence number of the newest logged event; GET /agent/events pages from here.")
+    open_question: OpenQuestion | None = Field(
+        default=None,
+        description="The agent's question awaiting the user's answer (status awaiting_input), so a reloaded page can show it.",
+    )
 
 
 class LoggedEvent(BaseModel):
