@@ -1,16 +1,15 @@
 """Cancelling a run: the session ends as `cancelled`, a session_cancelled event is logged, the credits are settled
-and the runner told, in one transaction; from the commit on, the runner's credential is refused."""
+and the runner told, in one transaction; from the commit on, the runner's credential is refused. The database work
+is one call of agentmode.cancel_run; the cancel message leaves before the commit."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agent_control.schemas import CancelRequest
-from agentmode import session_log
+from agent_control.session_checks import check_session
 from agentmode.db import user_transaction
-from agentmode.errors import AppError, ErrorCode
 from agentmode.identity import AuthUser
 from agentmode.runner_queue import CancelMessage, RunnerQueue
-from agentmode.sessions import CANCELLED, TERMINAL_STATUSES, ServerEventKind, load_session
 
 
 @dataclass(frozen=True)
@@ -21,14 +20,9 @@ class Cancellation:
 
 def cancel(user: AuthUser, request: CancelRequest, queue: RunnerQueue) -> Cancellation:
     with user_transaction(user) as conn:
-        session = load_session(conn, request.session_id, for_update=True)
-        if session["status"] in TERMINAL_STATUSES:
-            raise AppError(ErrorCode.SESSION_ENDED, details={"status": session["status"]})
-        now = datetime.now(UTC)
-        state = replace(session_log.SessionState.from_row(session), status=CANCELLED, completed_at=now)
-        fields = {"reason": "user", "step_name": session["current_step"]}
-        logged = session_log.log_server_event(conn, session, ServerEventKind.SESSION_CANCELLED.value, fields, state, now)
         # Refunded in full before step 6 (Generate videos) began, where the per-video cost is incurred; see the migration.
-        row = conn.execute("SELECT agentmode.refund_cancelled_run(%s) AS refunded", (session["id"],)).fetchone()
-        queue.send(CancelMessage(session_id=session["id"], reason="user"))
-    return Cancellation(seq=logged.seq, credits_refunded=int(row["refunded"]) if row else 0)
+        row = conn.execute("SELECT * FROM agentmode.cancel_run(%s, %s)", (request.session_id, datetime.now(UTC))).fetchone()
+        assert row is not None  # the function returns one row or raises
+        check_session(row, request.session_id)
+        queue.send(CancelMessage(session_id=request.session_id, reason="user"))
+    return Cancellation(seq=row["event_seq"], credits_refunded=row["refunded"])

@@ -1,15 +1,16 @@
 """The user's answer to the open question of their session: checked, logged, closed and sent to the runner in one
-transaction, exactly once even against the question's timeout (agentmode.questions)."""
+transaction, exactly once even against the question's timeout (agentmode.questions). The database work is one call
+of agentmode.answer_question; the answer message leaves before the commit."""
 
 from datetime import UTC, datetime
 
 from agent_control.schemas import RespondRequest
+from agent_control.session_checks import check_session
 from agentmode import questions
 from agentmode.db import user_transaction
 from agentmode.errors import AppError, ErrorCode
 from agentmode.identity import AuthUser
 from agentmode.runner_queue import RunnerQueue
-from agentmode.sessions import TERMINAL_STATUSES, load_session
 
 
 def question_closed(request: RespondRequest, reason: str) -> AppError:
@@ -23,17 +24,17 @@ def answer(user: AuthUser, request: RespondRequest, queue: RunnerQueue) -> quest
     """How the question closed: by this answer, or (answered_by "timeout") by its timeout, which had passed unseen
     when the answer came: that closing is recorded and kept, and the caller tells the user the question closed."""
     with user_transaction(user) as conn:
-        session = load_session(conn, request.session_id, for_update=True)
-        if session["status"] in TERMINAL_STATUSES:
-            raise AppError(ErrorCode.SESSION_ENDED, details={"status": session["status"]})
-        question = questions.open_question(conn, session["id"])
-        if question is None or question["question_seq"] != request.question_seq:
+        row = conn.execute(
+            "SELECT * FROM agentmode.answer_question(%s, %s, %s, %s, %s)",
+            (request.session_id, request.question_seq, request.value, datetime.now(UTC), questions.STEP_STATUSES),
+        ).fetchone()
+        assert row is not None  # the function returns one row or raises
+        check_session(row, request.session_id)
+        if row["outcome"] == "not_open":
             raise question_closed(request, "not_open")
-        now = datetime.now(UTC)
-        if question["timeout_at"] <= now:
-            return questions.close(conn, session, question, question["default_value"], "timeout", queue, now)
-        allowed = questions.option_values(question)
-        if request.value not in allowed:
-            problem = {"field": "value", "message": f"must be one of: {', '.join(allowed)}", "type": "option"}
+        if row["outcome"] == "invalid_value":
+            problem = {"field": "value", "message": f"must be one of: {', '.join(row['offered'])}", "type": "option"}
             raise AppError(ErrorCode.VALIDATION_ERROR, details={"errors": [problem]})
-        return questions.close(conn, session, question, request.value, "user", queue, now)
+        closed = questions.Closed(request.question_seq, row["answer"], row["closed_by"], row["event_seq"], row["status"])
+        questions.tell_runner(queue, request.session_id, closed)
+    return closed
