@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,9 @@ class AppError(Exception):
 
 class ErrorBody(BaseModel):
     """Seed 001 §7's error format, plus the request id to quote to support."""
+
+    # Its validator is built on the first error, not at import: a cold start whose first request succeeds never needs it.
+    model_config = ConfigDict(defer_build=True)
 
     error: str = Field(description="Human-readable message.")
     error_code: str = Field(description="Stable machine-readable code.", examples=["SESSION_NOT_FOUND"])

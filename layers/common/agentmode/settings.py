@@ -1,16 +1,20 @@
-"""Runtime settings, read once per container from environment variables."""
+"""Runtime settings, read once per container from environment variables.
 
+A plain pydantic model, not pydantic-settings: every setting is a scalar read from its one variable, which is all
+BaseSettings did here, and importing pydantic-settings (with python-dotenv and argparse) cost ~25 ms of cold start.
+"""
+
+import os
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Every setting the functions read; the README lists them with their defaults."""
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     environment: Literal["local", "test", "dev", "staging", "prod"] = "local"
     database_url: SecretStr = SecretStr("postgresql://postgres@localhost:5432/postgres")
@@ -83,6 +87,13 @@ class Settings(BaseSettings):
     # Web app origins CORS allows (comma-separated): API Gateway's CorsAllowOrigins, the local runner's list, and the
     # origins a write authenticated by the session cookie must come from (agentmode.auth.request_token).
     cors_allow_origins: str = "http://localhost:5173"
+
+    def __init__(self, **values: Any) -> None:
+        """Each setting from its variable, named in any case (DATABASE_URL), as text its type and bounds check;
+        a value given here wins over the variable."""
+        variables = {name.lower(): value for name, value in os.environ.items()}
+        from_variables = {name: variables[name] for name in type(self).model_fields if name in variables}
+        super().__init__(**(from_variables | {name.lower(): value for name, value in values.items()}))
 
     def allowed_origins(self) -> list[str]:
         return [origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip()]
