@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.functions_config import CHILD, CHILD_TIMEOUT_SECONDS, COLD_RUNS, JWT_SECRET, WARM_REQUESTS
+from bench.functions_config import CHILD, CHILD_TIMEOUT_SECONDS, COLD_RUNS, JWT_SECRET, RUNS, WARM_REQUESTS
 from bench.functions_targets import Target
 from local.devconfig import DEV_JWT_ISSUER, DEV_RUNNER_TOKEN_SECRET
 from local.runner_queue import AWS_TEST_CREDENTIALS
@@ -31,6 +31,7 @@ def base_env(database_url: str, work_dir: Path) -> dict[str, str]:
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        "AWS_REGION": AWS_TEST_CREDENTIALS["AWS_DEFAULT_REGION"],
         "AWS_DEFAULT_REGION": AWS_TEST_CREDENTIALS["AWS_DEFAULT_REGION"],
         # Keep this machine's ~/.aws out of the SDK's view.
         "AWS_CONFIG_FILE": str(work_dir / "no-aws-config"),
@@ -40,15 +41,23 @@ def base_env(database_url: str, work_dir: Path) -> dict[str, str]:
 
 def run_child(target: Target, mode: str, events: list[dict[str, Any]], env: dict[str, str], work_dir: Path) -> dict[str, Any]:
     """One fresh interpreter whose path holds the target's folders only (the function first, then the layer)."""
-    spec_path, result_path = work_dir / f"{target.name}-{mode}.json", work_dir / f"{target.name}-{mode}.result.json"
+    stem = target.name.replace(" ", "_").replace("/", "_")
+    spec_path, result_path = work_dir / f"{stem}-{mode}.json", work_dir / f"{stem}-{mode}.result.json"
     result_path.unlink(missing_ok=True)
-    spec = {"mode": mode, "function_name": target.name, "expected_status": target.expected_status, "events": events}
+    spec = {
+        "mode": mode,
+        "function_name": target.function,
+        "timeout_seconds": target.timeout_seconds,
+        "expected": target.expected,
+        "events": events,
+        "net_of": target.net_of,
+    }
     spec_path.write_text(json.dumps(spec))
     child_env = {
         **env,
+        "POWERTOOLS_SERVICE_NAME": target.function,  # unless the template names it
         **target.env,
         "PYTHONPATH": os.pathsep.join(map(str, target.python_path)),
-        "POWERTOOLS_SERVICE_NAME": target.name,
     }
     command = [sys.executable, "-S", "-P", str(CHILD), str(spec_path), str(result_path)]
     try:
@@ -63,18 +72,21 @@ def run_child(target: Target, mode: str, events: list[dict[str, Any]], env: dict
     return result
 
 
-def measure_cold(targets: list[Target], env: dict[str, str], work_dir: Path) -> dict[str, list[dict[str, float]]]:
-    """COLD_RUNS rounds over all targets, interleaved, so drift on the machine spreads evenly over them."""
-    runs: dict[str, list[dict[str, float]]] = {target.name: [] for target in targets}
+def measure_cold(targets: list[Target], env: dict[str, str], work_dir: Path, run: int) -> dict[str, list[dict[str, float]]]:
+    """One run: COLD_RUNS rounds over every target measured cold, interleaved, so drift on the machine spreads evenly
+    over the functions and the baseline."""
+    cold_targets = [target for target in targets if target.cold]
+    processes: dict[str, list[dict[str, float]]] = {target.name: [] for target in cold_targets}
     for round_no in range(1, COLD_RUNS + 1):
-        print(f"cold starts: round {round_no}/{COLD_RUNS}", flush=True)
-        for target in targets:
-            runs[target.name].append(run_child(target, "cold", [target.next_event()], env, work_dir))
-    return runs
+        print(f"cold starts: run {run}/{RUNS}, round {round_no}/{COLD_RUNS}", flush=True)
+        for target in cold_targets:
+            processes[target.name].append(run_child(target, "cold", [target.next_event()], env, work_dir))
+    return processes
 
 
-def measure_warm(target: Target, env: dict[str, str], work_dir: Path) -> list[float]:
+def measure_warm(target: Target, env: dict[str, str], work_dir: Path) -> dict[str, list[float]]:
+    """The per-call milliseconds (`timings_ms`) and, for a target measured net of a call, that call's (`excluded_ms`)."""
     print(f"warm: {target.name} x {WARM_REQUESTS[target.name]}", flush=True)
     events = [target.next_event() for _ in range(WARM_REQUESTS[target.name] + 1)]
-    timings: list[float] = run_child(target, "warm", events, env, work_dir)["timings_ms"]
+    timings: dict[str, list[float]] = run_child(target, "warm", events, env, work_dir)
     return timings

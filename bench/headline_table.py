@@ -38,7 +38,19 @@ def function_budget(target: dict[str, Any]) -> str:
     return f"≤ {target['limit']:g} {TIMES}" if target["unit"] == "x" else f"≤ {target['limit']:g} ms"
 
 
+def budgets_of(results: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """A function's (or route's) budgets; results before issue 15 name the function as the target's first word."""
+    return [target for target in results["targets"] if target.get("subject", target["target"].split(" ", 1)[0]) == name]
+
+
+def budget_row(measure: str, figures: dict[str, Any], p50: str, budgets: list[dict[str, Any]]) -> Row:
+    passed = all(target["pass"] for target in budgets) if budgets else None
+    return row("functions", measure, p50, ms(figures["warm"]["p99_ms"]), " / ".join(map(function_budget, budgets)), passed)
+
+
 def functions_rows(results: dict[str, Any]) -> list[Row]:
+    """The baseline, every function (cold: the median ratio, and each run's when there were several), then each route
+    measured warm only."""
     baseline = results["baseline"]
     rows = [
         row(
@@ -49,17 +61,16 @@ def functions_rows(results: dict[str, Any]) -> list[Row]:
         )
     ]
     for name, figures in results["functions"].items():
-        budgets = [target for target in results["targets"] if target["target"].startswith(f"{name} ")]
-        rows.append(
-            row(
-                "functions",
-                f"{snake_name(name)} cold start / warm",
-                f"{figures['cold_ratio_to_baseline']:.2f} {TIMES} / {ms(figures['warm']['p50_ms'])}",
-                ms(figures["warm"]["p99_ms"]),
-                " / ".join(function_budget(target) for target in budgets),
-                all(target["pass"] for target in budgets) if budgets else None,
-            )
-        )
+        runs = figures.get("cold_ratio_runs")
+        cold = f"cold start (runs {', '.join(f'{ratio:.2f}' for ratio in runs)})" if runs else "cold start"
+        warm = figures["warm"]
+        net = f" (net of the embedding call: {ms(warm['net_p50_ms'])})" if "net_p50_ms" in warm else ""
+        p50 = f"{figures['cold_ratio_to_baseline']:.2f} {TIMES} / {ms(warm['p50_ms'])}"
+        rows.append(budget_row(f"{snake_name(name)} {cold} / warm{net}", figures, p50, budgets_of(results, name)))
+    for name, warm in results.get("warm_only", {}).items():
+        function, route = name.split(" ", 1)
+        measure = f"{snake_name(function)} {route}, warm"
+        rows.append(budget_row(measure, {"warm": warm}, ms(warm["p50_ms"]), budgets_of(results, name)))
     return rows
 
 
@@ -158,6 +169,15 @@ def collect(folder: Path) -> tuple[list[Row], dict[str, Any]]:
         machines[name] = results.get("machine", {})
         rows.extend(EXTRACTORS[name](results))
     return rows, machines
+
+
+def machines_line(machines: dict[str, Any]) -> str:
+    """Where and when each benchmark ran, grouped: the line under the table."""
+    groups: dict[str, list[str]] = {}
+    for name, machine in machines.items():
+        where = f"{machine.get('nproc')} cores, {machine.get('cpu')}, Python {machine.get('python')}"
+        groups.setdefault(f"{where}, {machine.get('date', '')[:10]}", []).append(name)
+    return "Ran on: " + "; ".join(f"{', '.join(names)}: {where}" for where, names in groups.items()) + "."
 
 
 def markdown(rows: list[Row]) -> str:

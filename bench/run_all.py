@@ -17,9 +17,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-from bench.headline_table import BENCHMARKS, collect, markdown
+from bench.headline_table import BENCHMARKS, collect, machines_line, markdown
 from bench.results_dir import ENV_VAR, add_publish_flag, results_dir
 
 
@@ -34,10 +33,7 @@ def run_benchmarks(folder: Path) -> None:
 def report(folder: Path) -> None:
     rows, machines = collect(folder)
     print(markdown(rows))
-    dates = sorted({m.get("date", "")[:10] for m in machines.values() if m.get("date")})
-    first: dict[str, Any] = next(iter(machines.values()), {})
-    where = f"{first.get('nproc')} cores, Python {first.get('python')}, {first.get('platform', '')}"
-    print(f"\nmachine: {where}; runs of {', '.join(dates)}; results from {folder}")
+    print(f"\n{machines_line(machines)}\n\nresults from {folder}")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps({"rows": rows, "machines": machines}, indent=2) + "\n")
 

@@ -23,7 +23,8 @@ import psycopg
 
 from bench.functions_children import base_env, run_child
 from bench.functions_config import JWT_SECRET, LAYER, STATUS
-from bench.functions_targets import Target, api_event, create_session, create_users, snapshot_build
+from bench.functions_requests import HTTP_OK, api_event, create_session, create_users
+from bench.functions_targets import Target, snapshot_build
 from bench.machine import machine_info
 from bench.results_dir import add_publish_flag, results_dir, shown, write_results
 from local.stack import apply_migrations, start_postgres
@@ -55,8 +56,8 @@ def measure(runs: int) -> dict[str, Any]:
     }  # fmt: skip
     paths = (build / STATUS, build / LAYER)
     targets = {
-        "env": Target(STATUS, paths, 200, lambda: api_event("GET", "/agent/status", token=token, query=query)),
-        "extension": Target(STATUS, paths, 200, lambda: api_event("GET", "/agent/status", token=token, query=query)),
+        "env": Target(STATUS, paths, HTTP_OK, lambda: api_event("GET", "/agent/status", token=token, query=query)),
+        "extension": Target(STATUS, paths, HTTP_OK, lambda: api_event("GET", "/agent/status", token=token, query=query)),
     }
     envs = {"env": env, "extension": by_secret}
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
