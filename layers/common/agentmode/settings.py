@@ -1,7 +1,8 @@
 """Runtime settings, read once per container from environment variables.
 
 A plain pydantic model, not pydantic-settings: every setting is a scalar read from its one variable, which is all
-BaseSettings did here, and importing pydantic-settings (with python-dotenv and argparse) cost ~25 ms of cold start.
+BaseSettings did here, and pydantic-settings (importing python-dotenv and argparse) cost every cold start ~16 ms
+of import and ~2 ms in Settings().
 """
 
 import os
