@@ -56,15 +56,18 @@ def asking_session(admin: psycopg.Connection[Any], user_id: uuid.UUID, session_i
     session_id = session_id or uuid.uuid4()
     admin.execute("DELETE FROM agentmode.agent_sessions WHERE id = %s", (session_id,))
     create_session(admin, user_id, id=session_id, status="awaiting_input", last_seq=1)
+    options = [{"value": "a", "label": "A"}]
+    asked = {"event": "user_input_required", "session_id": str(session_id), "seq": 1, "question": "A or not?",
+             "options": options, "timeout_ms": 3_600_000}  # fmt: skip
     admin.execute(
         "INSERT INTO agentmode.agent_execution_logs (session_id, user_id, seq, action_type, event_payload)"
-        " VALUES (%s, %s, 1, 'user_input_required', '{}')",
-        (session_id, user_id),
+        " VALUES (%s, %s, 1, 'user_input_required', %s)",
+        (session_id, user_id, Jsonb(asked)),
     )
     admin.execute(
         "INSERT INTO agentmode.agent_questions (session_id, user_id, question_seq, options, default_value, asked_at,"
         " timeout_at) VALUES (%s, %s, 1, %s, 'a', now(), now() + interval '1 hour')",
-        (session_id, user_id, Jsonb([{"value": "a", "label": "A"}])),
+        (session_id, user_id, Jsonb(options)),
     )
     return session_id
 
