@@ -1,5 +1,9 @@
 """POST /agent/respond and POST /agent/cancel: the agent_control Lambda."""
 
+import gc
+
+gc.disable()  # until the handler exists: agentmode.lambda_entry.lambda_handler says why
+
 from agent_control.routes import router
 
 from agentmode.app_factory import create_app

@@ -1,5 +1,9 @@
 """POST /agent/event: the agent_event Lambda."""
 
+import gc
+
+gc.disable()  # until the handler exists: agentmode.lambda_entry.lambda_handler says why
+
 from agent_event.routes import router
 from agentmode.app_factory import create_app
 from agentmode.lambda_entry import lambda_handler

@@ -1,6 +1,10 @@
 """GET and PUT /opsboard/users/me, PUT /opsboard/users/me/survey-complete (and the dashboard's POST paths): the
 opsboard_users Lambda."""
 
+import gc
+
+gc.disable()  # until the handler exists: agentmode.lambda_entry.lambda_handler says why
+
 from agentmode.app_factory import create_app
 from agentmode.lambda_entry import lambda_handler
 from opsboard_users.routes import router

@@ -1,5 +1,9 @@
 """POST /v4/stripe-webhook: the stripe_webhook Lambda (no JWT: Stripe signs each delivery)."""
 
+import gc
+
+gc.disable()  # until the handler exists: agentmode.lambda_entry.lambda_handler says why
+
 from agentmode.app_factory import create_app
 from agentmode.lambda_entry import lambda_handler
 from stripe_webhook.routes import router
