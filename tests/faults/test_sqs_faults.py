@@ -86,9 +86,7 @@ def test_hung_sqs_is_503_before_the_function_timeout_and_consumes_nothing(
     assert elapsed < 0.8 * lambda_timeout("POST", "/agent/start")
 
 
-def test_an_sqs_answer_for_another_body_is_503_and_consumes_nothing(
-    admin: psycopg.Connection[Any], user: User, sqs: Sqs
-) -> None:
+def test_an_sqs_answer_for_another_body_is_503_and_consumes_nothing(admin: psycopg.Connection[Any], user: User, sqs: Sqs) -> None:
     """The MD5 SQS returns is of the body it stored: one that differs is not our message sent."""
     sqs.failure = json_reply({"MD5OfMessageBody": hashlib.md5(b"other").hexdigest(), "MessageId": "m-1"})  # noqa: S324
     assert_unavailable(start(user), "agent_queue")
