@@ -143,6 +143,17 @@ def test_a_malformed_session_id_is_a_validation_error(user: User) -> None:
     assert (result.status, result.body["error_code"]) == (400, "VALIDATION_ERROR")
 
 
+def test_a_question_seq_beyond_any_seq_is_a_validation_error_and_changes_nothing(
+    admin: psycopg.Connection[Any], user: User, runner: Runner, question_seq: int, runner_queue: RunnerQueueReader
+) -> None:
+    """Found by the fuzzer: a number past Postgres' bigint was a 500 from the database's cast."""
+    result = respond(user, runner.session_id, 2**63, "concept_1")
+
+    assert (result.status, result.body["error_code"]) == (400, "VALIDATION_ERROR")
+    assert questions_of(admin, runner.session_id)[0]["answered_at"] is None
+    assert runner_queue.receive() == []
+
+
 def test_a_second_question_while_one_is_open_is_refused(
     admin: psycopg.Connection[Any], runner: Runner, question_seq: int
 ) -> None:

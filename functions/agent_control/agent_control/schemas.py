@@ -12,7 +12,10 @@ class RespondRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     session_id: UUID
-    question_seq: Annotated[int, Field(strict=True, ge=1, description="The `seq` of the user_input_required event.")]
+    # A seq is a Postgres bigint: a larger number names no question and is refused here, not by the database's cast.
+    question_seq: Annotated[
+        int, Field(strict=True, ge=1, le=2**63 - 1, description="The `seq` of the user_input_required event.")
+    ]
     value: Annotated[str, Field(min_length=1, max_length=100, description="One of the question's option values.")]
 
 
