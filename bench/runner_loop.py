@@ -11,7 +11,7 @@ interleave:
                                   of respond and cancel
 
 Every session a timed call uses is prepared beforehand (bench.runner_loop_sessions). Respond and cancel send their
-message inside their transaction through the functions' own botocore client (AGENT_QUEUE_URL and
+message inside their transaction through the functions' own SQS client, agentmode.aws_api (AGENT_QUEUE_URL and
 AWS_ENDPOINT_URL_SQS) to an SQS stand-in on loopback that answers at once (bench.runner_loop_sqs says why not moto's
 server), so SQS's own latency in AWS is not in these figures; each event is broadcast by realtime.send into the local
 stand-in of Supabase's realtime schema. Afterwards the bench checks what the calls did: every question answered and

@@ -1,5 +1,5 @@
 """SQS on loopback for bench.runner_loop: answers SendMessage at once and keeps what each one sent, so the functions'
-own botocore client runs whole (serialise, sign, HTTP, parse) without timing a slow queue stand-in.
+own SQS client (agentmode.aws_api) runs whole (serialise, sign, HTTP, parse) without timing a slow queue stand-in.
 
 Why not moto's server (bench.loopback.sqs_queue): measured on the bench machine, one FIFO SendMessage to it took
 18 ms p50 over its first 50 messages, 40 ms over the next 200 and 79 ms over the 200 after (a standard queue: 12 ms),
@@ -43,7 +43,7 @@ def recording_sqs() -> Iterator[SentMessages]:
     sent = SentMessages()
 
     class SendMessage(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # kept alive, as botocore keeps its connection to SQS
+        protocol_version = "HTTP/1.1"  # kept alive, as agentmode.aws_api keeps its connection to SQS
         disable_nagle_algorithm = True  # else the body waits for the headers' delayed ACK (40 ms)
 
         def do_POST(self) -> None:
