@@ -95,7 +95,10 @@ def measure(database_url: str, build: Path, work_dir: Path) -> dict[str, Any]:
     with stand_ins(database_url, work_dir) as services, psycopg.connect(database_url, autocommit=True) as admin:
         targets = build_targets(admin, build, services)
         cold_runs = [measure_cold(targets, env, work_dir, run) for run in range(1, RUNS + 1)]
-        warm = {target.name: warm_summary(measure_warm(target, env, work_dir)) for target in targets}
+        warm = {
+            target.name: warm_summary(measure_warm(target, env, work_dir), WARM_NET_OF.get(target.name, ("", "", ""))[2])
+            for target in targets
+        }
         calls = check_calls(services)
     cold = {name: cold_summary([run[name] for run in cold_runs]) for name in cold_runs[0]}
     baseline = {"cold": cold.pop(BASELINE), "warm": warm.pop(BASELINE)}
@@ -113,7 +116,8 @@ def measure(database_url: str, build: Path, work_dir: Path) -> dict[str, Any]:
             " written; import app, then the first handler call (includes the Postgres connect and each function's first"
             " call to its service); a function's ratio is the median of the runs' ratios of median totals",
             "warm": "one process per function (and per extra route), one untimed warm-up call, then each handler call"
-            f" timed in-process; {', '.join(WARM_NET_OF)} also net of its embedding call, timed inside each request",
+            " timed in-process; "
+            + "; ".join(f"{name} also net of {what}, timed inside each request" for name, (*_, what) in WARM_NET_OF.items()),
             "environment": "template.yaml's variables for each function (Refs to the stand-ins, secrets as plain values);"
             " run_sweeper's stall timeout 86400 s, so a sweep finds nothing due (a scheduled minute with no work)",
             "sqs": "agent_start: moto server on loopback; agent_control, run_sweeper: an instant SendMessage stand-in"

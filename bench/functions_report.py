@@ -38,13 +38,15 @@ def percentiles(timings: list[float], prefix: str = "") -> dict[str, float]:
     }
 
 
-def warm_summary(series: dict[str, list[float]]) -> dict[str, Any]:
-    """Per-call figures; for a series timed net of a call (`excluded_ms`), also the figures without it (`net_*`)."""
+def warm_summary(series: dict[str, list[float]], excluded_call: str = "") -> dict[str, Any]:
+    """Per-call figures; for a series timed net of a call (`excluded_ms`), also the figures without it (`net_*`) and
+    what that call is (`net_of`)."""
     timings = series["timings_ms"]
     figures: dict[str, Any] = {"requests": len(timings), **percentiles(timings), "mean_ms": round(statistics.fmean(timings), 3)}
     if "excluded_ms" in series:
         net = [total - excluded for total, excluded in zip(timings, series["excluded_ms"], strict=True)]
         figures |= percentiles(net, "net_") | {"excluded_p50_ms": round(statistics.median(series["excluded_ms"]), 3)}
+        figures["net_of"] = excluded_call
     return figures
 
 

@@ -35,7 +35,8 @@ class Target:
 
     @property
     def net_of(self) -> tuple[str, str] | None:
-        return WARM_NET_OF.get(self.name)
+        excluded = WARM_NET_OF.get(self.name)
+        return (excluded[0], excluded[1]) if excluded else None
 
 
 def snapshot_build(work_dir: Path) -> Path:

@@ -64,7 +64,7 @@ def functions_rows(results: dict[str, Any]) -> list[Row]:
         runs = figures.get("cold_ratio_runs")
         cold = f"cold start (runs {', '.join(f'{ratio:.2f}' for ratio in runs)})" if runs else "cold start"
         warm = figures["warm"]
-        net = f" (net of the embedding call: {ms(warm['net_p50_ms'])})" if "net_p50_ms" in warm else ""
+        net = f" (net of {warm.get('net_of') or 'the embedding call'}: {ms(warm['net_p50_ms'])})" if "net_p50_ms" in warm else ""
         p50 = f"{figures['cold_ratio_to_baseline']:.2f} {TIMES} / {ms(warm['p50_ms'])}"
         rows.append(budget_row(f"{snake_name(name)} {cold} / warm{net}", figures, p50, budgets_of(results, name)))
     for name, warm in results.get("warm_only", {}).items():
