@@ -17,6 +17,7 @@ from agentmode.clickhouse import ClickHouse, get_clickhouse
 from agentmode.embeddings import OpenAICompatibleEmbedder
 from agentmode.runtime_secrets import forget_secrets
 from agentmode.settings import get_settings
+from opsboard_orgs.invite_mail import send_invite
 from stripe_webhook.stripe_api import stripe_api_for
 from tests import stripe_stub
 from tests.conftest import reset_function_state
@@ -28,6 +29,7 @@ from tests.functional.test_traces_list import list_traces
 from tests.http_stub import Endpoint, openai_embeddings
 from tests.lambda_invoke import invoke
 from tests.secrets_extension_stub import SecretsExtensionStub
+from tests.supabase_auth_stub import SupabaseAuthStub
 from tests.trace_data import NOW, create_project, simple_trace
 from traces import cursor as cursors
 
@@ -166,3 +168,22 @@ def test_a_rotated_cursor_key_signs_cursors_once_the_cache_age_has_passed(
     assert rotated == cursors.sign(position, fingerprint, b"cursor-key-rotated")
     assert first != rotated
     assert (old_cursor_page.status, old_cursor_page.body["details"]) == (400, {"field": "cursor"})
+
+
+def test_a_rotated_service_role_key_sends_invites_once_the_cache_age_has_passed(
+    extension: SecretsExtensionStub, use_secret: UseSecret, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = SupabaseAuthStub()
+    monkeypatch.setenv("SUPABASE_URL", auth.url)
+    use_secret("SUPABASE_SERVICE_ROLE_KEY", "service-role-first")
+
+    def invite(email: str) -> str:
+        return send_invite(email, org_id=str(uuid.uuid4()), org_name="Acme", role="developer", settings=get_settings())
+
+    outcomes = [invite("first@example.com")]
+    rotate(extension, "SUPABASE_SERVICE_ROLE_KEY", "service-role-rotated")
+    outcomes.append(invite("second@example.com"))
+    auth.close()
+
+    assert outcomes == ["sent", "sent"]
+    assert [r["headers"]["apikey"] for r in auth.requests] == ["service-role-first", "service-role-rotated"]
