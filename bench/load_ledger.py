@@ -18,6 +18,8 @@ class SessionEntry:
     acked: dict[int, uuid.UUID] = field(default_factory=dict)  # seq -> log_id
     acked_twice: list[int] = field(default_factory=list)
     closing: bool = False  # session_completed sent: from then on a 409 SESSION_ENDED is the right answer
+    # Nobody answers questions under load, and a second one while the first is open is a 409 QUESTION_PENDING.
+    asked: bool = False
     completed_seq: int | None = None
     ended_answers: int = 0
 

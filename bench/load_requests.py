@@ -60,7 +60,8 @@ def new_key(ledger: Ledger, rng: random.Random) -> StartKey | None:
 
 def next_event(session: SessionEntry, rng: random.Random) -> dict[str, Any]:
     """The session's next §6 event: a step's life (start, tool call and result, progress, reasoning, completion),
-    now and then an error it recovers from or a question; session_completed once it has sent its share."""
+    now and then an error it recovers from or (once per session) a question; session_completed once it has sent its
+    share."""
     body: dict[str, Any] = {"session_id": str(session.id)}
     if session.sent >= session.events_target:
         session.closing = True
@@ -69,7 +70,8 @@ def next_event(session: SessionEntry, rng: random.Random) -> dict[str, Any]:
     roll = rng.random()
     if roll < 0.04:
         return {**body, "action_type": "error", "error_message": "tool timed out", "recovery_strategy": "retry"}
-    if roll < 0.07:
+    if roll < 0.07 and not session.asked:
+        session.asked = True
         options = [{"value": "a", "label": "Option A"}, {"value": "b", "label": "Option B"}]
         return {**body, "action_type": "user_input_required", "question": "Which hook?", "options": options}
     tool = rng.choice(["meta_ads_search", "tiktok_trends", "video_render"])
