@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 # Retried, as botocore's standard mode does: the request did not take effect, or may be repeated without harm (SQS FIFO
-# deduplicates a resend; InvokeModel changes nothing).
+# deduplicates a resend; InvokeModel changes nothing). Timeout and ConnectionFailed are the transport's own.
 RETRYABLE_CODES = frozenset(
     {"InternalError", "InternalFailure", "ServiceUnavailable", "RequestThrottled", "ThrottlingException",
-     "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+     "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "Timeout", "ConnectionFailed"}
 )  # fmt: skip
 RETRY_BACKOFF_SECONDS = 0.05
 _CLOSED_BY_PEER = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -152,17 +152,14 @@ class AwsEndpoint:
         """POSTs `payload` as JSON and returns the JSON answer; raises AwsCallFailed once the attempts are spent."""
         base = endpoint_url(self.service_id, self.host_prefix)
         body = json.dumps(payload).encode()
-        failure = AwsCallFailed("UnknownError", None)
-        for attempt in range(self.attempts):
-            if attempt:
-                time.sleep(RETRY_BACKOFF_SECONDS)
+        for attempt in range(1, self.attempts + 1):
             try:
                 return self._post_once(base, path, body, headers)
             except AwsCallFailed as failed:
-                failure = failed
-                if failed.code not in RETRYABLE_CODES and failed.code not in ("Timeout", "ConnectionFailed"):
+                if attempt == self.attempts or failed.code not in RETRYABLE_CODES:
                     raise
-        raise failure
+            time.sleep(RETRY_BACKOFF_SECONDS)
+        raise ValueError(f"attempts must be at least 1, not {self.attempts}")
 
     def _post_once(self, base: str, path: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         signed = sign(
