@@ -19,7 +19,7 @@ What it does not: authentication (any user passes); sessions (`session_id`, and 
 forgets but which here would stay in the shared chDB session, are refused); ClickHouse's own block compression
 (`compress`/`decompress`); external data; progress headers and errors in the middle of a stream (answers are whole, as
 with `wait_end_of_query=1`); `client_protocol_version`: it answers as a server before protocol 54405 (no block info),
-so the client reads Native that way, where ClickHouse Cloud negotiates 54405.
+as ClickHouse Cloud answers the function's client, which turns the driver's protocol probe off.
 
 The request side is in tests.clickhouse_http_requests, the reply side (formats, compression, headers, errors) in
 tests.clickhouse_http_replies.

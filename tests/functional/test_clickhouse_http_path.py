@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from agentmode.clickhouse import ClickHouse, EmbeddedClickHouse, RemoteClickHouse, get_clickhouse
+from agentmode.clickhouse import ClickHouse, EmbeddedClickHouse, RemoteClickHouse, forget_remote_clients, get_clickhouse
 from agentmode.settings import get_settings
 from local.clickhouse_schema import SCHEMA_DIR, apply_schema, load_model_prices, statements
 from tests.clickhouse_http import ClickHouseHTTP, Exchange, reading_over_http
@@ -328,3 +328,14 @@ def test_the_price_table_loads_through_a_native_insert_as_it_does_in_process(
     assert rows == embedded.query(prices.format(table="model_prices"), {})
     [insert] = [e for e in served_since(clickhouse_http, count) if e.request_headers.get("content-encoding")]
     assert (insert.request_headers["content-encoding"], insert.request_headers["transfer-encoding"]) == ("lz4", "chunked")
+
+
+def test_a_new_client_sets_up_with_two_requests_and_no_protocol_probe(clickhouse_http: ClickHouseHTTP) -> None:
+    forget_remote_clients()  # a new container's
+    before = len(clickhouse_http.exchanges)
+    with reading_over_http(clickhouse_http):
+        get_clickhouse()
+
+    setup = served_since(clickhouse_http, before)
+    assert len(setup) == 2
+    assert not [exchange for exchange in setup if "client_protocol_version" in exchange.fields]

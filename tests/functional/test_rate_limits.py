@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from agentmode import rate_limits
-from agentmode.db import close_connection, service_transaction, user_transaction
+from agentmode.db import Connection, close_connection, service_transaction, user_transaction
 from agentmode.errors import AppError, ErrorCode
 from agentmode.identity import AuthUser
 from tests.factories import User
@@ -228,3 +228,21 @@ def test_the_counter_acts_only_for_the_user_in_the_claims_even_for_a_privileged_
         admin.execute("SELECT set_config('request.jwt.claims', %s, true)", (claims,))
         with pytest.raises(psycopg.errors.InsufficientPrivilege), admin.transaction():
             admin.execute("SELECT * FROM agentmode.check_rate_limit(%s, 'memory_write', 100, 3600)", (other_user.id,))
+
+
+def synchronous_commit(conn: Connection) -> str:
+    row = conn.execute("SHOW synchronous_commit").fetchone()
+    assert row is not None
+    return str(row["synchronous_commit"])
+
+
+def test_a_counters_only_transaction_commits_without_waiting_for_the_flush(user: User) -> None:
+    with user_transaction(as_user(user), counters_only=True) as conn:
+        assert synchronous_commit(conn) == "off"
+
+
+def test_the_next_transaction_on_the_connection_commits_durably_again(user: User) -> None:
+    with user_transaction(as_user(user), counters_only=True) as conn:
+        rate_limits.enforce(conn, rate_limits.MEMORY_READ)
+    with user_transaction(as_user(user)) as conn:
+        assert synchronous_commit(conn) == "on"

@@ -17,7 +17,8 @@ def read_memories(
         rate_limits.enforce(conn, rate_limits.MEMORY_READ)
         embedder = ready_embedder(conn, settings)
     vector = embedder.embed(query)
-    with user_transaction(user) as conn:
+    # The read's only write is its quota hit.
+    with user_transaction(user, counters_only=True) as conn:
         rate_limits.enforce(conn, rate_limits.MEMORY_READ)
         rows = search(conn, user.id, vector, memory_type, limit, settings)
     return ReadMemoryResponse(

@@ -140,7 +140,11 @@ class RemoteClickHouse:
 
     def __init__(self, settings: Settings, password: str) -> None:
         import clickhouse_connect
+        from clickhouse_connect import common
 
+        # The driver's protocol probe costs every new container a round trip to learn a revision whose extra block
+        # info we never read; without it the server answers Native as to revision 0, decoded alike (LowCardinality too).
+        common.set_setting("use_protocol_version", False)
         self._client = clickhouse_connect.get_client(
             host=settings.clickhouse_host,
             port=settings.clickhouse_port,
