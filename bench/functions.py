@@ -124,7 +124,8 @@ def measure(database_url: str, build: Path, work_dir: Path) -> dict[str, Any]:
             " (bench.runner_loop_sqs); each through the function's own client",
             "bedrock": "InvokeModel stand-in on loopback answering Titan V2's body in the configured dimension",
             "clickhouse": "ClickHouse's HTTP interface on loopback, statements run by chDB with the schema and 50"
-            " traces of 10 spans per measured project; reached by clickhouse-connect over plain HTTP",
+            " traces of 10 spans per measured project; reached by the functions' own client (agentmode/clickhouse.py)"
+            " over plain HTTP",
             "realtime": "realtime.send inside each event's transaction, into the local stand-in of Supabase's realtime schema",
         },
         "calls": calls,

@@ -165,7 +165,7 @@ def bedrock_runtime() -> Iterator[BedrockRuntime]:
 
 
 # ClickHouse's preference among the encodings a client accepts (zstd, then lz4, then gzip), when the request enables
-# HTTP compression; clickhouse-connect does.
+# HTTP compression; the functions' client (agentmode/clickhouse.py) accepts gzip, clickhouse-connect all three.
 ENCODERS: dict[str, Callable[[bytes], bytes]] = {"zstd": zstd.compress, "lz4": lz4.frame.compress, "gzip": gzip.compress}
 _NAMED_FORMAT = re.compile(r"\bFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$", re.IGNORECASE)
 _ERROR_CODE = re.compile(r"Code: (\d+)")
@@ -185,12 +185,12 @@ class ClickHouseHTTP:
 @contextlib.contextmanager
 def clickhouse_http(engine: "EmbeddedClickHouse") -> Iterator[ClickHouseHTTP]:
     """ClickHouse's HTTP interface on loopback, each statement run by `engine` (chDB: the same engine and SQL), so
-    clickhouse-connect's handshake, parameter binding, Native decoding and decompression run as against a server.
+    the functions' client's parameter binding, JSON answers and decompression run as against a server.
 
     Narrower than tests.clickhouse_http (the functions' own tests): reads only. The statement is the `query`
     parameter and the body; `param_*` values are bound by chDB; `database` and `default_format` are honoured; the
-    other parameters (settings such as max_execution_time, client_protocol_version) are not applied, so the client
-    reads Native as from a server before protocol 54405. Errors come back as ClickHouse's text with its code header."""
+    other parameters (settings such as max_execution_time) are not applied; the parameters come in the URL, not in a
+    form (the bench's are short). Errors come back as ClickHouse's text with its code header."""
     [server] = engine.query("SELECT version() AS version, timezone() AS timezone", {})
 
     class Statement(_KeptAlive):

@@ -4,8 +4,9 @@ The files create their tables in the connection's current database (CLICKHOUSE_D
 statement must name that database (a table read by a column computed at insert, which would otherwise be looked up in
 the inserting session's database), it writes `{database}`, filled in here.
 
-`make clickhouse-schema` runs it against the ClickHouse in the environment (CLICKHOUSE_HOST etc.; chDB under
-CLICKHOUSE_LOCAL_PATH when no host is set): a deploy runs it before the functions that read the new schema.
+`make clickhouse-schema` runs it against the ClickHouse in the environment (CLICKHOUSE_HOST etc., through
+clickhouse-connect; chDB under CLICKHOUSE_LOCAL_PATH when no host is set): a deploy runs it before the functions that
+read the new schema.
 """
 
 import csv
@@ -86,11 +87,19 @@ def load_model_prices(ch: "ClickHouse", prices_file: Path = PRICES_FILE) -> int:
     return len(rows)
 
 
-def main() -> None:
+def schema_client() -> "ClickHouse":
+    """The server in CLICKHOUSE_HOST through clickhouse-connect (local.clickhouse_driver), else the local chDB."""
     use_layer()
     from agentmode.clickhouse import get_clickhouse
+    from agentmode.settings import get_settings
+    from local.clickhouse_driver import server_client
 
-    ch = get_clickhouse()
+    settings = get_settings()
+    return server_client(settings) if settings.clickhouse_host else get_clickhouse(settings)
+
+
+def main() -> None:
+    ch = schema_client()
     applied = apply_schema(ch)
     print(f"clickhouse schema: {len(applied)} file(s) applied: {', '.join(applied) or 'none'}; model prices loaded")
 

@@ -137,8 +137,10 @@ STRIPE_USERS = {"StripeWebhookFunction", "OpsboardBillingFunction", "OpsboardOrg
 
 def test_each_sdk_ships_only_with_the_function_that_uses_it(built: Path) -> None:
     folders = {path.name for path in built.iterdir() if (path / "app.py").exists()} | {"CommonLayer/python"}
-    # SQS (the runner queue) and Bedrock (embeddings) go through agentmode.aws_api: no function ships the AWS SDK.
-    assert [folder for folder in folders if (built / folder / "botocore").exists() or (built / folder / "boto3").exists()] == []
+    # SQS (the runner queue) and Bedrock (embeddings) go through agentmode.aws_api: no function ships the AWS SDK;
+    # ClickHouse's HTTP interface through agentmode.clickhouse: none ships clickhouse-connect.
+    shipped = ("botocore", "boto3", "clickhouse_connect")
+    assert [folder for folder in folders if any((built / folder / name).exists() for name in shipped)] == []
     assert {folder for folder in folders if (built / folder / "stripe").is_dir()} == STRIPE_USERS
     assert {folder for folder in folders if (built / folder / "supabase").is_dir()} == {"OpsboardOrgsFunction"}
 
@@ -198,13 +200,13 @@ def test_built_function_answers_from_the_build_output_alone(
 
 
 def test_built_traces_function_reads_postgres_then_reports_an_unreachable_clickhouse(built: Path, database_url: str) -> None:
-    """No ClickHouse server runs here (chDB is in-process, dev only): a closed port proves the built function imports
-    clickhouse-connect, authorizes the project in Postgres and turns the failed connection into a 503."""
+    """No ClickHouse server runs here (chDB is in-process, dev only): a closed port proves the built function
+    authorizes the project in Postgres and turns the failed connection into a 503, with no ClickHouse driver."""
     seed_demo(database_url)
     event = load_event("v4_traces_get.json")
     output = run_built("TracesFunction", event, database_url, extra_env={"CLICKHOUSE_HOST": "127.0.0.1", "CLICKHOUSE_PORT": "9"})
     assert (output["status"], output["body"]["error_code"]) == (503, "SERVICE_UNAVAILABLE")
-    assert output["loaded"] == ["clickhouse_connect"]
+    assert output["loaded"] == []
     assert not (built / "TracesFunction" / "chdb").exists()
 
 

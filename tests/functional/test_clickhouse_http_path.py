@@ -10,11 +10,17 @@ from typing import Any, get_args
 
 import psycopg
 import pytest
-from clickhouse_connect.driver.exceptions import DatabaseError
 
-from agentmode.clickhouse import ClickHouse, EmbeddedClickHouse, RemoteClickHouse, forget_remote_clients, get_clickhouse
+from agentmode.clickhouse import (
+    ClickHouse,
+    ClickHouseServerError,
+    EmbeddedClickHouse,
+    RemoteClickHouse,
+    forget_remote_clients,
+    get_clickhouse,
+)
 from agentmode.settings import get_settings
-from local.clickhouse_schema import SCHEMA_DIR, apply_schema, load_model_prices, statements
+from local.clickhouse_schema import SCHEMA_DIR, apply_schema, load_model_prices, schema_client, statements
 from tests.clickhouse_http import ClickHouseHTTP, Exchange, reading_over_http
 from tests.factories import User
 from tests.lambda_invoke import Result, invoke
@@ -109,24 +115,22 @@ def test_parameters_too_long_for_a_url_go_in_a_form_and_bind_the_same(
     assert exchange.request_headers["content-type"].startswith("multipart/form-data")
 
 
-def test_answers_come_compressed_as_clickhouse_picks_from_what_the_client_accepts(
-    remote: RemoteClickHouse, clickhouse_http: ClickHouseHTTP
-) -> None:
-    """clickhouse-connect accepts lz4, zstd, gzip and deflate; ClickHouse prefers zstd, so the client decompresses it."""
+def test_answers_come_gzip_compressed_and_are_decompressed(remote: RemoteClickHouse, clickhouse_http: ClickHouseHTTP) -> None:
+    """The client accepts gzip only (the zlib module decodes it, nothing more to import); the server compresses."""
     count = len(clickhouse_http.exchanges)
 
     assert remote.query("SELECT toDecimal128('1.5', 10) AS cost", {}) == [{"cost": pytest.approx(1.5)}]
     [exchange] = served_since(clickhouse_http, count)
-    assert exchange.request_headers["accept-encoding"] == "lz4,zstd,gzip,deflate"
-    assert exchange.reply_headers["Content-Encoding"] == "zstd"
+    assert exchange.request_headers["accept-encoding"] == "gzip"
+    assert exchange.reply_headers["Content-Encoding"] == "gzip"
 
 
-def test_an_unknown_table_is_a_database_error_with_the_servers_code(
+def test_an_unknown_table_is_a_server_error_with_the_servers_code(
     remote: RemoteClickHouse, clickhouse_http: ClickHouseHTTP
 ) -> None:
     count = len(clickhouse_http.exchanges)
 
-    with pytest.raises(DatabaseError) as raised:
+    with pytest.raises(ClickHouseServerError) as raised:
         remote.query("SELECT * FROM no_such_table", {})
 
     assert raised.value.code == 60
@@ -299,7 +303,7 @@ def test_the_schema_applies_through_clickhouse_connect_and_the_function_reads_it
     """`make clickhouse-schema` against a server, into CLICKHOUSE_DATABASE: DDL, commands with parameters, the price
     table; then spans priced by it, read by the function from that database."""
     with reading_over_http(clickhouse_http, CLICKHOUSE_DATABASE=fresh_database):
-        applied = apply_schema(get_clickhouse())
+        applied = apply_schema(schema_client())
         trace_id = new_trace_id()
         spans = [Span(trace_id, attributes=llm_attributes("gpt-4o", 1_000_000, 100_000))]
         embedded.insert(f"{fresh_database}.otel_traces", [span.row(project) for span in spans])
@@ -314,9 +318,10 @@ def test_the_schema_applies_through_clickhouse_connect_and_the_function_reads_it
 def test_the_price_table_loads_through_a_native_insert_as_it_does_in_process(
     fresh_database: str, embedded: EmbeddedClickHouse, clickhouse_http: ClickHouseHTTP
 ) -> None:
-    """RemoteClickHouse.insert: clickhouse-connect's Native insert, lz4-compressed and chunked, into CLICKHOUSE_DATABASE."""
+    """`make clickhouse-schema`'s insert: clickhouse-connect's Native insert, lz4-compressed and chunked, into
+    CLICKHOUSE_DATABASE."""
     with reading_over_http(clickhouse_http, CLICKHOUSE_DATABASE=fresh_database):
-        remote = get_clickhouse()
+        remote = schema_client()
         for statement in statements((SCHEMA_DIR / "0001_model_prices.sql").read_text()):
             remote.command(statement)
         count = len(clickhouse_http.exchanges)
@@ -330,12 +335,32 @@ def test_the_price_table_loads_through_a_native_insert_as_it_does_in_process(
     assert (insert.request_headers["content-encoding"], insert.request_headers["transfer-encoding"]) == ("lz4", "chunked")
 
 
-def test_a_new_client_sets_up_with_two_requests_and_no_protocol_probe(clickhouse_http: ClickHouseHTTP) -> None:
+def test_the_functions_client_inserts_rows_as_the_embedded_engine_does(
+    fresh_database: str, embedded: EmbeddedClickHouse, clickhouse_http: ClickHouseHTTP
+) -> None:
+    with reading_over_http(clickhouse_http, CLICKHOUSE_DATABASE=fresh_database):
+        remote = get_clickhouse()
+        for statement in statements((SCHEMA_DIR / "0001_model_prices.sql").read_text()):
+            remote.command(statement)
+        loaded = load_model_prices(remote)
+
+    prices = "SELECT model, input_per_million, output_per_million, cache_read_per_million FROM {table} ORDER BY model"
+    rows = embedded.query(prices.format(table=f"{fresh_database}.model_prices"), {})
+    assert len(rows) == loaded
+    assert rows == embedded.query(prices.format(table="model_prices"), {})
+
+
+def test_a_new_client_sends_nothing_before_its_first_statement_which_is_one_request(
+    clickhouse_http: ClickHouseHTTP,
+) -> None:
+    """No set-up round trips (version, settings, protocol probe) on a new container's first request."""
     forget_remote_clients()  # a new container's
     before = len(clickhouse_http.exchanges)
     with reading_over_http(clickhouse_http):
-        get_clickhouse()
+        client = get_clickhouse()
+        created = len(clickhouse_http.exchanges)
+        client.query("SELECT 1 AS one", {})
 
-    setup = served_since(clickhouse_http, before)
-    assert len(setup) == 2
-    assert not [exchange for exchange in setup if "client_protocol_version" in exchange.fields]
+    assert created == before
+    [exchange] = served_since(clickhouse_http, before)
+    assert "client_protocol_version" not in exchange.fields

@@ -240,5 +240,6 @@ def test_counts_are_null_while_clickhouse_is_unavailable_and_the_list_is_served(
     assert item["id"] == str(project_ids(admin, personal_org(admin, user))[0])
     assert elapsed < 3
     [warning] = logs.lines("trace counts unavailable; projects listed without them")
-    assert (warning["level"], warning["reason"]) == ("WARNING", "connect failed")
+    reason = "query failed to complete" if fault == "hung" else "connect failed"  # a hung server took the connection
+    assert (warning["level"], warning["reason"]) == ("WARNING", reason)
     assert clickhouse_password not in logs.text()

@@ -22,7 +22,7 @@ from stripe_webhook.stripe_api import stripe_api_for
 from tests import stripe_stub
 from tests.conftest import reset_function_state
 from tests.factories import User
-from tests.faults.stubs import ScriptedServer, json_reply
+from tests.faults.stubs import Reply, ScriptedServer, json_reply
 from tests.faults.test_clickhouse_faults import FakeClickHouse
 from tests.functional.test_traces_cursor import cursor_payload
 from tests.functional.test_traces_list import list_traces
@@ -119,10 +119,13 @@ def test_a_rotated_clickhouse_password_gets_a_new_client_once_the_cache_age_has_
         monkeypatch.setenv(name, value)
     use_secret("CLICKHOUSE_PASSWORD", "ch-password-first")
 
+    server.query_reply = Reply(200, b'{"data": []}', {})
     first = get_clickhouse()
+    first.query("SELECT 1 FROM otel_traces", {})
     same = get_clickhouse()
     rotate(extension, "CLICKHOUSE_PASSWORD", "ch-password-rotated")
     rotated = get_clickhouse()
+    rotated.query("SELECT 1 FROM otel_traces", {})
     server.close()
 
     passwords = {

@@ -106,7 +106,7 @@ def test_calls_reuse_one_kept_connection(monkeypatch: pytest.MonkeyPatch, aws_en
     connections = []
     for n in range(3):
         assert sqs.post_json("/", {"n": n}, {"content-type": "application/x-amz-json-1.0"}) == {"echo": {"n": n}}
-        connections.append(id(sqs._local.connection))
+        connections.append(id(sqs._connection._local.connection))
     assert len(set(connections)) == 1
     assert [r.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/") for r in server.requests] == [True] * 3
 
@@ -117,7 +117,7 @@ def test_a_kept_connection_the_peer_closed_is_reopened_without_spending_an_attem
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", server.url)
     sqs = endpoint(attempts=1)
     sqs.post_json("/", {"n": 1}, {})
-    sqs._local.connection.sock.shutdown(socket.SHUT_RDWR)  # as an idle connection dropped between invocations
+    sqs._connection._local.connection.sock.shutdown(socket.SHUT_RDWR)  # as an idle connection dropped between invocations
     assert sqs.post_json("/", {"n": 2}, {}) == {"echo": {"n": 2}}
 
 

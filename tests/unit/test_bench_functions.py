@@ -6,9 +6,8 @@ import math
 import urllib.request
 from typing import Any
 
-import clickhouse_connect
-
-from agentmode.clickhouse import ClickHouse
+from agentmode.clickhouse import ClickHouse, RemoteClickHouse
+from agentmode.settings import Settings
 from bench.functions_config import FUNCTIONS, MEMORY_READ, STATUS, WARM_NET_OF
 from bench.functions_report import cold_ratios, cold_summary, evaluate_targets, warm_summary
 from bench.functions_targets import Deployment
@@ -104,11 +103,8 @@ def test_the_bedrock_stand_in_answers_invoke_model_with_a_unit_vector_of_the_dim
     assert math.isclose(math.fsum(x * x for x in body["embedding"]), 1.0)
 
 
-def test_the_clickhouse_stand_in_answers_clickhouse_connect_as_a_server_would(clickhouse: ClickHouse) -> None:
+def test_the_clickhouse_stand_in_answers_the_functions_client_as_a_server_would(clickhouse: ClickHouse) -> None:
     with clickhouse_http(clickhouse) as server:  # type: ignore[arg-type] # the session's chDB
-        client = clickhouse_connect.get_client(host="127.0.0.1", port=server.port, secure=False, autogenerate_session_id=False)
-        rows = list(
-            client.query("SELECT {n:UInt32} + 1 AS answer, {s:String} AS text", parameters={"n": 41, "s": "a'b"}).named_results()
-        )
-        client.close()
+        settings = Settings(clickhouse_host="127.0.0.1", clickhouse_port=server.port, clickhouse_secure=False)
+        rows = RemoteClickHouse(settings, "").query("SELECT {n:UInt32} + 1 AS answer, {s:String} AS text", {"n": 41, "s": "a'b"})
     assert rows == [{"answer": 42, "text": "a'b"}]

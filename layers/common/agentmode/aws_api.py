@@ -14,13 +14,13 @@ import hmac
 import http.client
 import json
 import os
-import ssl
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+from agentmode.kept_connection import ConnectFailed, KeptConnection
 
 # Retried, as botocore's standard mode does: the request did not take effect, or may be repeated without harm (SQS FIFO
 # deduplicates a resend; InvokeModel changes nothing). Timeout and ConnectionFailed are the transport's own.
@@ -29,7 +29,6 @@ RETRYABLE_CODES = frozenset(
      "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "Timeout", "ConnectionFailed"}
 )  # fmt: skip
 RETRY_BACKOFF_SECONDS = 0.05
-_CLOSED_BY_PEER = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 @dataclass(frozen=True)
@@ -121,17 +120,6 @@ def error_code(error_type_header: str | None, body: bytes) -> str:
     return found.split(":")[0].rsplit("#", 1)[-1] or "UnknownError"
 
 
-_tls_context: ssl.SSLContext | None = None
-
-
-def _tls() -> ssl.SSLContext:
-    """One verifying context per container: loading the CA bundle costs milliseconds."""
-    global _tls_context
-    if _tls_context is None:
-        _tls_context = ssl.create_default_context()
-    return _tls_context
-
-
 class AwsEndpoint:
     """One service's endpoint; each thread keeps its own connection across invocations, reopened when the peer closed
     it. A call makes at most `attempts` tries, each bounded by the connect and read timeouts."""
@@ -143,10 +131,8 @@ class AwsEndpoint:
         self.service_id = service_id
         self.host_prefix = host_prefix
         self.signing_name = signing_name
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
         self.attempts = attempts
-        self._local = threading.local()
+        self._connection = KeptConnection(connect_timeout, read_timeout)
 
     def post_json(self, path: str, payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         """POSTs `payload` as JSON and returns the JSON answer; raises AwsCallFailed once the attempts are spent."""
@@ -167,12 +153,14 @@ class AwsEndpoint:
             credentials=Credentials.from_environment(), now=datetime.now(UTC),
         )  # fmt: skip
         try:
-            status, response_headers, answer = self._exchange(base, path, body, signed)
+            status, response_headers, answer = self._connection.exchange(base, "POST", path, body, signed)
+        except ConnectFailed as failed:
+            raise AwsCallFailed("Timeout" if failed.timed_out else "ConnectionFailed", None) from None
         except TimeoutError:
-            self._close()
+            self._connection.close()
             raise AwsCallFailed("Timeout", None) from None
         except (OSError, http.client.HTTPException):
-            self._close()
+            self._connection.close()
             raise AwsCallFailed("ConnectionFailed", None) from None
         if status >= 400:
             raise AwsCallFailed(error_code(response_headers.get("x-amzn-ErrorType"), answer), status)
@@ -183,45 +171,3 @@ class AwsEndpoint:
         if not isinstance(parsed, dict):
             raise AwsCallFailed("MalformedResponse", status)
         return parsed
-
-    def _exchange(self, base: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
-        connection, reused = self._connection(base)
-        try:
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-        except _CLOSED_BY_PEER:
-            if not reused:
-                raise
-            # The peer closed a connection kept from an earlier invocation, before this request: one fresh try.
-            self._close()
-            connection, _ = self._connection(base)
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-        answer = response.read()
-        if response.will_close:
-            self._close()
-        return response.status, response.headers, answer
-
-    def _connection(self, base: str) -> tuple[http.client.HTTPConnection, bool]:
-        kept: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if kept is not None and getattr(self._local, "base", None) == base:
-            return kept, True
-        self._close()
-        parts = urlsplit(base)
-        host = parts.hostname or ""
-        connection: http.client.HTTPConnection
-        if parts.scheme == "https":
-            connection = http.client.HTTPSConnection(host, parts.port, timeout=self.connect_timeout, context=_tls())
-        else:
-            connection = http.client.HTTPConnection(host, parts.port, timeout=self.connect_timeout)
-        connection.connect()
-        if connection.sock is not None:
-            connection.sock.settimeout(self.read_timeout)
-        self._local.connection, self._local.base = connection, base
-        return connection, False
-
-    def _close(self) -> None:
-        kept: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if kept is not None:
-            kept.close()
-        self._local.connection = None

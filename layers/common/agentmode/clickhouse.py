@@ -1,19 +1,26 @@
-"""ClickHouse access: clickhouse-connect over HTTPS in the cloud, chDB (the same engine, in-process) locally.
+"""ClickHouse access: its HTTP interface over HTTPS in the cloud, chDB (the same engine, in-process) locally.
 
 Both run the same SQL text with server-side parameters (`{name:Type}`), so no value is ever spliced into a query.
 Queries return plain JSON types (numbers, strings, lists, maps): callers convert times and decimals in SQL.
 """
 
+import base64
+import http.client
 import json
 import math
 import re
 import threading
+import time
+import uuid
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
 from agentmode.errors import AppError, ErrorCode
+from agentmode.kept_connection import ConnectFailed, KeptConnection
 from agentmode.observability import logger
 from agentmode.runtime_secrets import secret_value
 from agentmode.settings import Settings, get_settings
@@ -104,9 +111,13 @@ class EmbeddedClickHouse:
 
     def insert(self, table: str, rows: Sequence[Row]) -> None:
         """Rows as JSONEachRow: the data part of an INSERT, never parsed as SQL; `table` comes from code."""
-        body = "\n".join(json.dumps(row, default=str) for row in rows)
         with self._lock:
-            self._session.query(f"INSERT INTO {table} FORMAT JSONEachRow\n{body}")
+            self._session.query(json_each_row_insert(table, rows))
+
+
+def json_each_row_insert(table: str, rows: Sequence[Row]) -> str:
+    body = "\n".join(json.dumps(row, default=str) for row in rows)
+    return f"INSERT INTO {table} FORMAT JSONEachRow\n{body}"
 
 
 # TIMEOUT_EXCEEDED, TOO_SLOW, TOO_MANY_SIMULTANEOUS_QUERIES, NO_FREE_CONNECTION, SOCKET_TIMEOUT, NETWORK_ERROR,
@@ -135,50 +146,117 @@ def _identifier(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
+class ClickHouseServerError(Exception):
+    """A statement the server refused for a reason other than load or time (a bug of ours, or a missing schema):
+    ClickHouse's error code only; its text, which names the host and version, stays out of logs and answers."""
+
+    def __init__(self, code: int | None, status: int) -> None:
+        super().__init__(f"ClickHouse refused the statement: code {code}, HTTP {status}")
+        self.code = code
+        self.status = status
+
+
+# Above this many bytes of URL-encoded parameters (clickhouse-connect's own limit), they go in a multipart form instead
+# of the URL, which proxies and load balancers cap.
+MAX_URL_PARAMETER_BYTES = 4096
+# ClickHouse Cloud answers 503 while an idle service wakes up or when it sheds load: retried at once, twice.
+ATTEMPTS = 3
+RETRY_BACKOFF_SECONDS = 0.05
+
+
 class RemoteClickHouse:
-    """A ClickHouse server (ClickHouse Cloud) over HTTPS, one client per container (and per password)."""
+    """A ClickHouse server (ClickHouse Cloud) through its HTTP interface, each statement one POST over the container's
+    kept connection (agentmode.kept_connection), answered in the JSON format that the embedded engine answers in.
+
+    Why not clickhouse-connect (which `make clickhouse-schema` uses): its import and the two set-up requests each new
+    client makes (the server's version and its whole `system.settings`, ~70 KB) were ~50 ms of the first request of
+    traces and opsboard_projects (bench/functions.py), to run a few parameterized SELECTs. What a client must get right
+    is here and tested against the real engine behind the HTTP stand-in (tests/clickhouse_http.py): server-side
+    parameters in ClickHouse's escaped text form (never spliced into SQL), long ones in a form; the whole answer or a
+    proper error (`wait_end_of_query`); gzip answers; bounded timeouts; error codes read from the
+    X-ClickHouse-Exception-Code header."""
 
     def __init__(self, settings: Settings, password: str) -> None:
-        import clickhouse_connect
-        from clickhouse_connect import common
-
-        # The driver's protocol probe costs every new container a round trip to learn a revision whose extra block
-        # info we never read; without it the server answers Native as to revision 0, decoded alike (LowCardinality too).
-        common.set_setting("use_protocol_version", False)
-        self._client = clickhouse_connect.get_client(
-            host=settings.clickhouse_host,
-            port=settings.clickhouse_port,
-            username=settings.clickhouse_user,
-            password=password,
-            database=settings.clickhouse_database,
-            secure=settings.clickhouse_secure,
-            # The driver truncates timeouts to whole seconds (0.5 would become 0, an error): round up instead.
-            connect_timeout=math.ceil(settings.clickhouse_connect_timeout_seconds),
-            send_receive_timeout=math.ceil(settings.clickhouse_query_timeout_seconds),
-            settings={"max_execution_time": math.ceil(settings.clickhouse_query_timeout_seconds)},
-            autogenerate_session_id=False,
-        )
+        scheme = "https" if settings.clickhouse_secure else "http"
+        self._base = f"{scheme}://{settings.clickhouse_host}:{settings.clickhouse_port}"
+        credentials = base64.b64encode(f"{settings.clickhouse_user}:{password}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {credentials}", "Accept-Encoding": "gzip"}
+        self._interface = {
+            **({"database": settings.clickhouse_database} if settings.clickhouse_database else {}),
+            "default_format": "JSON",
+            "wait_end_of_query": "1",
+            "enable_http_compression": "1",
+            "max_execution_time": str(math.ceil(settings.clickhouse_query_timeout_seconds)),
+        }
+        self._connection = KeptConnection(settings.clickhouse_connect_timeout_seconds, settings.clickhouse_query_timeout_seconds)
 
     def query(self, sql: str, params: Params) -> list[Row]:
-        from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
-
-        try:
-            return list(self._client.query(sql, parameters=dict(params)).named_results())
-        except OperationalError:
-            raise _unavailable("query failed to complete") from None
-        except DatabaseError as exc:
-            # The server's own transient failures (timeouts, too many queries, memory) are a retry, not a bug.
-            if _server_code(exc) in TRANSIENT_SERVER_CODES:
-                raise _unavailable("query failed to complete") from None
-            raise
+        answer = self._statement(sql, params)
+        rows: list[Row] = json.loads(answer)["data"] if answer else []
+        return rows
 
     def command(self, sql: str, params: Params | None = None) -> None:
-        self._client.command(sql, parameters=dict(params or {}))
+        self._statement(sql, params or {})
 
     def insert(self, table: str, rows: Sequence[Row]) -> None:
+        """Rows as JSONEachRow after the statement's FORMAT line, as EmbeddedClickHouse.insert sends them."""
         if rows:
-            columns = list(rows[0])
-            self._client.insert(table, [[row[c] for c in columns] for row in rows], column_names=columns)
+            self._statement(json_each_row_insert(table, rows), {})
+
+    def _statement(self, sql: str, params: Params) -> bytes:
+        path, body, headers = self._request(sql, _as_text(params))
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                status, answer_headers, answer = self._connection.exchange(self._base, "POST", path, body, headers)
+            except ConnectFailed:
+                logger.warning("clickhouse connect failed")
+                raise _unavailable("connect failed") from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._connection.close()
+                logger.warning("clickhouse request failed", extra={"error_type": type(exc).__name__})
+                raise _unavailable("query failed to complete") from None
+            if status == 200:
+                return zlib.decompress(answer, GZIP_WINDOW) if answer_headers.get("Content-Encoding") == "gzip" else answer
+            code = _exception_code(answer_headers.get("X-ClickHouse-Exception-Code"))
+            if status == 503 and attempt < ATTEMPTS:
+                time.sleep(RETRY_BACKOFF_SECONDS)
+                continue
+            if status == 503 or code in TRANSIENT_SERVER_CODES:
+                logger.warning("clickhouse query failed", extra={"status": status, "clickhouse_code": code})
+                raise _unavailable("query failed to complete")
+            raise ClickHouseServerError(code, status)
+        raise ValueError(f"ATTEMPTS must be at least 1, not {ATTEMPTS}")
+
+    def _request(self, sql: str, params: dict[str, str]) -> tuple[str, bytes, dict[str, str]]:
+        """(path, body, headers): the statement as the body and its parameters in the URL, or, when they are long, both
+        as fields of a multipart form."""
+        bound = {f"param_{name}": value for name, value in params.items()}
+        in_url = urlencode(bound, quote_via=quote)
+        if len(in_url) <= MAX_URL_PARAMETER_BYTES:
+            path = "/?" + urlencode(self._interface) + (f"&{in_url}" if in_url else "")
+            return path, sql.encode(), {**self._headers, "Content-Type": "text/plain; charset=utf-8"}
+        body, content_type = multipart_form({"query": sql, **bound})
+        return "/?" + urlencode(self._interface), body, {**self._headers, "Content-Type": content_type}
+
+
+GZIP_WINDOW = 16 + zlib.MAX_WBITS  # zlib's gzip framing: the zlib module is loaded anyway, gzip's is not
+
+
+def multipart_form(fields: Mapping[str, str]) -> tuple[bytes, str]:
+    """`fields` as multipart/form-data, with a boundary that occurs in none of the values."""
+    values = [value.encode() for value in fields.values()]
+    boundary = uuid.uuid4().hex
+    while any(boundary.encode() in value for value in values):
+        boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value + b"\r\n"
+        for name, value in zip(fields, values, strict=True)
+    ]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _exception_code(header: str | None) -> int | None:
+    return int(header) if header and header.isdigit() else None
 
 
 @lru_cache(maxsize=4)
@@ -220,13 +298,7 @@ def get_clickhouse(settings: Settings | None = None) -> ClickHouse:
         return _embedded(settings.clickhouse_local_path, settings.clickhouse_query_timeout_seconds)
     password = secret_value("clickhouse_password", settings)
     key = (settings.clickhouse_host, settings.clickhouse_port, settings.clickhouse_database)
-    from clickhouse_connect.driver.exceptions import Error as DriverError
-
     with _remote_lock:
         if key not in _remote or _remote[key][0] != password:
-            try:
-                _remote[key] = (password, RemoteClickHouse(settings, password))
-            except (DriverError, OSError) as exc:
-                logger.warning("clickhouse connect failed", extra={"error_type": type(exc).__name__})
-                raise _unavailable("connect failed") from None
+            _remote[key] = (password, RemoteClickHouse(settings, password))
         return _remote[key][1]
