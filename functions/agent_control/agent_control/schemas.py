@@ -3,8 +3,9 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from agentmode.api_model import ApiModel
 from agentmode.app_factory import RequestBody
 
 
@@ -19,7 +20,7 @@ class RespondRequest(RequestBody):
     value: Annotated[str, Field(min_length=1, max_length=100, description="One of the question's option values.")]
 
 
-class Responded(BaseModel):
+class Responded(ApiModel):
     session_id: UUID
     question_seq: int
     value: str
@@ -34,7 +35,7 @@ class CancelRequest(RequestBody):
     session_id: UUID
 
 
-class Cancelled(BaseModel):
+class Cancelled(ApiModel):
     session_id: UUID
     status: Literal["cancelled"] = "cancelled"
     seq: int = Field(description="The seq of the session_cancelled event.")

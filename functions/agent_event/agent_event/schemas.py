@@ -3,8 +3,9 @@
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from agentmode.api_model import ApiModel
 from agentmode.app_factory import RequestBody, json_size, nesting_problem
 from agentmode.sessions import STEPS_BY_NAME, EventKind
 
@@ -123,7 +124,7 @@ class EventRequest(RequestBody):
         return self
 
 
-class EventLogged(BaseModel):
+class EventLogged(ApiModel):
     log_id: UUID
     status: Literal["logged"] = "logged"
     seq: int = Field(description="Per-session sequence number of this event (1, 2, 3, ...).")

@@ -3,8 +3,9 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, HttpUrl, StringConstraints, field_validator
 
+from agentmode.api_model import ApiModel
 from agentmode.app_factory import RequestBody
 
 AspectRatio = Literal["9:16", "1:1", "16:9", "4:5"]
@@ -33,13 +34,13 @@ class StartRequest(RequestBody):
         return url
 
 
-class StepOut(BaseModel):
+class StepOut(ApiModel):
     step_index: int
     step_name: str
     status: Literal["queued", "running", "completed"]
 
 
-class StartResponse(BaseModel):
+class StartResponse(ApiModel):
     session_id: UUID
     status: str
     estimated_completion_time_ms: int

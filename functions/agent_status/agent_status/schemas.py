@@ -4,15 +4,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from agentmode.api_model import ApiModel
 
 
-class QuestionOption(BaseModel):
+class QuestionOption(ApiModel):
     value: str
     label: str
 
 
-class OpenQuestion(BaseModel):
+class OpenQuestion(ApiModel):
     question_seq: int = Field(description="The seq of its user_input_required event: POST /agent/respond names it.")
     question: str
     options: list[QuestionOption]
@@ -20,7 +22,7 @@ class OpenQuestion(BaseModel):
     timeout_at: datetime
 
 
-class StatusResponse(BaseModel):
+class StatusResponse(ApiModel):
     session_id: UUID
     status: str
     current_step: str
@@ -38,7 +40,7 @@ class StatusResponse(BaseModel):
     )
 
 
-class LoggedEvent(BaseModel):
+class LoggedEvent(ApiModel):
     seq: int
     log_id: UUID
     event: str
@@ -46,7 +48,7 @@ class LoggedEvent(BaseModel):
     created_at: datetime
 
 
-class EventsPage(BaseModel):
+class EventsPage(ApiModel):
     session_id: UUID
     events: list[LoggedEvent]
     last_seq: int = Field(description="The session's newest seq: if above the last event here, fetch again after it.")

@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from agentmode.api_model import ApiModel
 
 
-class MemoryHit(BaseModel):
+class MemoryHit(ApiModel):
     id: UUID
     memory_type: str
     content: str
@@ -17,5 +17,5 @@ class MemoryHit(BaseModel):
     expires_at: datetime | None
 
 
-class ReadMemoryResponse(BaseModel):
+class ReadMemoryResponse(ApiModel):
     results: list[MemoryHit]

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, field_validator
 
+from agentmode.api_model import ApiModel
 from agentmode.app_factory import RequestBody, json_size, nesting_problem
 from agentmode.memory import MemoryType
 
@@ -52,7 +53,7 @@ class WriteMemoryRequest(RequestBody):
         return expires_at
 
 
-class MemoryOut(BaseModel):
+class MemoryOut(ApiModel):
     id: UUID
     user_id: UUID
     memory_type: str
@@ -64,6 +65,6 @@ class MemoryOut(BaseModel):
     updated_at: datetime
 
 
-class WriteMemoryResponse(BaseModel):
+class WriteMemoryResponse(ApiModel):
     memory: MemoryOut
     deduplicated: bool = Field(description="True when this content already existed for this user and type (the row was updated).")

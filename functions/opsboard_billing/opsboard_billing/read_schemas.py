@@ -6,14 +6,16 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from agentmode.api_model import ApiModel
 
 Plan = Literal["free", "pro"]
 PeriodKind = Literal["current", "custom"]
 UNBILLED_USAGE = "0: the plan bills seats only, never usage."
 
 
-class SubscriptionDetail(BaseModel):
+class SubscriptionDetail(ApiModel):
     """The subscription as the webhook keeps it (no Stripe call)."""
 
     subscription_id: str
@@ -25,7 +27,7 @@ class SubscriptionDetail(BaseModel):
     plan: Plan = Field(description="The plan the organization has now (past-due subscriptions keep pro for 7 days).")
 
 
-class SeatPricing(BaseModel):
+class SeatPricing(ApiModel):
     priceId: str
     amount: int = Field(description="Per seat, in the currency's smallest unit (cents).")
     currency: str
@@ -33,13 +35,13 @@ class SeatPricing(BaseModel):
     interval_count: int | None
 
 
-class StripePricing(BaseModel):
+class StripePricing(ApiModel):
     """Seat pricing only: the plan bills no usage, so the dashboard's optional `tokens` and `spans` are absent."""
 
     seat: SeatPricing
 
 
-class MemberCost(BaseModel):
+class MemberCost(ApiModel):
     immediate_charge: float = Field(description="Stripe's proration for one more seat now, in the currency's main unit.")
     next_period_charge: float = Field(description="One seat's price per billing interval, in the currency's main unit.")
     billing_interval: str
@@ -47,13 +49,13 @@ class MemberCost(BaseModel):
     currency: str
 
 
-class UsageCost(BaseModel):
+class UsageCost(ApiModel):
     usage_type: Literal["tokens", "spans"]
     quantity: int
     cost_cents: int = Field(description=UNBILLED_USAGE)
 
 
-class BillingPeriod(BaseModel):
+class BillingPeriod(ApiModel):
     id: PeriodKind
     period_start: datetime
     period_end: datetime
@@ -66,7 +68,7 @@ class BillingPeriod(BaseModel):
     status: PeriodKind
 
 
-class ProjectUsage(BaseModel):
+class ProjectUsage(ApiModel):
     project_id: UUID
     project_name: str
     tokens: int
@@ -76,7 +78,7 @@ class ProjectUsage(BaseModel):
     total_cost: int = Field(description=UNBILLED_USAGE)
 
 
-class BillingDashboard(BaseModel):
+class BillingDashboard(ApiModel):
     current_period: BillingPeriod = Field(description="The current billing period, or the custom range asked for.")
     past_periods: list[BillingPeriod] = Field(
         default_factory=list, description="Always empty: invoices are not kept here (the customer portal lists them)."

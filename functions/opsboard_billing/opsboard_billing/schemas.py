@@ -3,8 +3,9 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
+from agentmode.api_model import ApiModel
 from agentmode.app_factory import RequestBody
 
 # Stripe's promotion codes are letters, digits and dashes, coupon ids add underscores; anything else cannot be one, so
@@ -23,7 +24,7 @@ class CheckoutBody(RequestBody):
     quantity: Quantity | None = None
 
 
-class CheckoutSession(BaseModel):
+class CheckoutSession(ApiModel):
     clientSecret: str = Field(description="The Checkout Session's client secret, for Stripe Elements (seed 000).")
     session_id: str
     reused: bool = Field(description="True when the organization's open Checkout Session was returned again.")
@@ -35,7 +36,7 @@ class DiscountCodeBody(RequestBody):
     quantity: Quantity | None = Field(default=None, description="Seats the checkout would buy (for a minimum amount).")
 
 
-class DiscountCheck(BaseModel):
+class DiscountCheck(ApiModel):
     """Seed 000's answer to a discount code; an unknown or unusable code is `valid: false` with the rest empty."""
 
     valid: bool
@@ -56,7 +57,7 @@ class ReactivateBody(RequestBody):
     subscription_id: SubscriptionId | None = Field(default=None, description="When sent, it must be the organization's.")
 
 
-class Status(BaseModel):
+class Status(ApiModel):
     """Seed 000's answer to an action."""
 
     success: Literal[True] = True
@@ -96,5 +97,5 @@ class SeatsResent(Status):
     seats: int = Field(description="The seats recorded for the subscription: one per member.")
 
 
-class PortalSession(BaseModel):
+class PortalSession(ApiModel):
     url: str = Field(description="The Stripe customer portal session's address (short-lived: open it right away).")

@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
+from agentmode.api_model import ApiModel
 from agentmode.app_factory import RequestBody
 from agentmode.membership import Role
 
@@ -40,14 +41,14 @@ class RoleChangeBody(MemberBody):
     role: Role
 
 
-class Status(BaseModel):
+class Status(ApiModel):
     """Seed 000's answer to an action."""
 
     success: Literal[True] = True
     message: str
 
 
-class Org(BaseModel):
+class Org(ApiModel):
     id: UUID
     name: str
     prem_status: Literal["free", "pro"] = Field(description="The plan in effect (pro lapses to free after the grace).")
@@ -68,7 +69,7 @@ class Org(BaseModel):
     created_at: datetime
 
 
-class Member(BaseModel):
+class Member(ApiModel):
     user_id: UUID
     org_id: UUID
     role: Role
@@ -81,7 +82,7 @@ class OrgDetail(Org):
     users: list[Member] = Field(description="Empty for the demo organization, whose members are never listed.")
 
 
-class PendingInvite(BaseModel):
+class PendingInvite(ApiModel):
     """An invite of one organization, as its admins see it."""
 
     email: str
@@ -91,7 +92,7 @@ class PendingInvite(BaseModel):
     expires_at: datetime
 
 
-class MyInvite(BaseModel):
+class MyInvite(ApiModel):
     """An invite to the caller (matched on their verified e-mail), as seed 000's GET /orgs/invites lists it."""
 
     org_id: UUID

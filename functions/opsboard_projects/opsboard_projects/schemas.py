@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
+from agentmode.api_model import ApiModel
 from agentmode.app_factory import RequestBody
 from agentmode.membership import Plan, Role
 
@@ -13,14 +14,14 @@ Environment = Literal["production", "staging", "development", "community"]
 ProjectName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class ProjectOrg(BaseModel):
+class ProjectOrg(ApiModel):
     id: UUID
     name: str
     prem_status: Plan = Field(description="The organization's effective plan (a lapsed subscription is free).")
     current_user_role: Role
 
 
-class Project(BaseModel):
+class Project(ApiModel):
     id: UUID
     org_id: UUID
     name: str
@@ -52,7 +53,7 @@ class ProjectUpdate(RequestBody):
     environment: Environment | None = None
 
 
-class ProjectDeleted(BaseModel):
+class ProjectDeleted(ApiModel):
     """The real server's Status body."""
 
     success: bool = True

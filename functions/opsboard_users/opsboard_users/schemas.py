@@ -4,8 +4,9 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool
 
+from agentmode.api_model import ApiModel
 from agentmode.app_factory import RequestBody, json_size, nesting_problem
 
 MAX_FULL_NAME = 200
@@ -38,7 +39,7 @@ HttpsUrl = Annotated[str, Field(min_length=1, max_length=MAX_AVATAR_URL), AfterV
 SmallObject = Annotated[dict[str, Any], AfterValidator(_small_object)]
 
 
-class UserProfile(BaseModel):
+class UserProfile(ApiModel):
     """Seed 000's User. `email` is Supabase Auth's (changed only there, and verified there), never a profile field."""
 
     id: UUID
@@ -64,7 +65,7 @@ class UserProfileUpdate(RequestBody):
     survey_is_complete: StrictBool | None = None
 
 
-class SurveyCompleted(BaseModel):
+class SurveyCompleted(ApiModel):
     """The real server's Status body."""
 
     success: bool = True

@@ -3,8 +3,8 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel
 
+from agentmode.api_model import ApiModel
 from agentmode.app_factory import documented_errors
 from agentmode.runtime_secrets import secret_value
 from agentmode.settings import get_settings
@@ -15,7 +15,7 @@ from stripe_webhook.stripe_api import stripe_api_for
 router = APIRouter(tags=["billing"])
 
 
-class WebhookAck(BaseModel):
+class WebhookAck(ApiModel):
     received: bool = True
     event_id: str
     outcome: str

@@ -3,10 +3,12 @@
 from datetime import date, datetime
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from agentmode.api_model import ApiModel
 
 
-class TokenUsage(BaseModel):
+class TokenUsage(ApiModel):
     prompt_tokens: int = Field(description="Input tokens, cache reads included.")
     completion_tokens: int = Field(description="Output tokens, reasoning included.")
     cache_read_tokens: int
@@ -14,7 +16,7 @@ class TokenUsage(BaseModel):
     total_tokens: int = Field(description="prompt_tokens + completion_tokens.")
 
 
-class TraceRow(BaseModel):
+class TraceRow(ApiModel):
     trace_id: str
     root_span_name: str
     service_name: str
@@ -28,7 +30,7 @@ class TraceRow(BaseModel):
     total_cost: float = Field(description="USD.")
 
 
-class TraceListTotals(BaseModel):
+class TraceListTotals(ApiModel):
     """Every trace matching the filters in the range, not only this page."""
 
     traces: int
@@ -38,13 +40,13 @@ class TraceListTotals(BaseModel):
     total_cost: float
 
 
-class TimeWindow(BaseModel):
+class TimeWindow(ApiModel):
     start_time: datetime
     end_time: datetime
     plan_limited: bool = Field(description="True when the free plan's look-back limit moved start_time later than asked.")
 
 
-class TraceListResponse(BaseModel):
+class TraceListResponse(ApiModel):
     project_id: UUID
     traces: list[TraceRow]
     totals: TraceListTotals
@@ -54,19 +56,19 @@ class TraceListResponse(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-class SpanEvent(BaseModel):
+class SpanEvent(ApiModel):
     time: datetime
     name: str
     attributes: dict[str, str]
 
 
-class SpanLink(BaseModel):
+class SpanLink(ApiModel):
     trace_id: str
     span_id: str
     attributes: dict[str, str]
 
 
-class Span(BaseModel):
+class Span(ApiModel):
     span_id: str
     parent_span_id: str | None = Field(description="Null for a root, or when the parent is not in this trace.")
     depth: int = Field(description="0 for roots; a child's depth is its parent's plus one.")
@@ -88,7 +90,7 @@ class Span(BaseModel):
     links: list[SpanLink]
 
 
-class TraceDetailResponse(BaseModel):
+class TraceDetailResponse(ApiModel):
     project_id: UUID
     trace_id: str
     span_count: int = Field(description="Spans in the trace; `spans` holds at most TRACE_DETAIL_MAX_SPANS of them.")
@@ -97,7 +99,7 @@ class TraceDetailResponse(BaseModel):
     spans: list[Span] = Field(description="In start order; each names its parent, so the tree is one pass away.")
 
 
-class DurationStats(BaseModel):
+class DurationStats(ApiModel):
     """Trace durations (first span start to last span end), nanoseconds."""
 
     min: int
@@ -107,12 +109,12 @@ class DurationStats(BaseModel):
     max: int
 
 
-class StatusCounts(BaseModel):
+class StatusCounts(ApiModel):
     success: int
     error: int
 
 
-class DailyMetrics(BaseModel):
+class DailyMetrics(ApiModel):
     date: date
     traces: int
     spans: int
@@ -120,14 +122,14 @@ class DailyMetrics(BaseModel):
     total_cost: float
 
 
-class ModelUsage(BaseModel):
+class ModelUsage(ApiModel):
     model: str
     spans: int
     total_tokens: int
     total_cost: float
 
 
-class ProjectMetricsResponse(BaseModel):
+class ProjectMetricsResponse(ApiModel):
     project_id: UUID
     range: TimeWindow
     span_count: int
