@@ -147,3 +147,9 @@ def test_server_side_query_timeout_is_503(
 def test_a_sub_second_clickhouse_timeout_is_honoured(user: User, project: uuid.UUID, configure: Configure) -> None:
     remote(configure, closed_port(), CLICKHOUSE_CONNECT_TIMEOUT_SECONDS="0.5")
     assert_clickhouse_unavailable(read(user, project, "/v4/traces"), "connect failed")
+
+
+def test_an_answer_cut_short_is_503_not_a_500(user: User, project: uuid.UUID, configure: Configure, fake: FakeClickHouse) -> None:
+    fake.query_reply = Reply(200, b'{"meta": [{"name": "trace_id", "type": "String"}], "data": [{"trace_id": "01', {})
+    remote(configure, fake.port)
+    assert_clickhouse_unavailable(read(user, project, "/v4/traces"), "query failed to complete")

@@ -192,7 +192,12 @@ class RemoteClickHouse:
 
     def query(self, sql: str, params: Params) -> list[Row]:
         answer = self._statement(sql, params)
-        rows: list[Row] = json.loads(answer)["data"] if answer else []
+        try:
+            rows: list[Row] = json.loads(answer)["data"] if answer else []
+        except (ValueError, KeyError, TypeError):
+            # Cut short on the way (a proxy, a dropped stream): the statement may be sent again.
+            logger.warning("clickhouse answer unreadable", extra={"bytes": len(answer)})
+            raise _unavailable("query failed to complete") from None
         return rows
 
     def command(self, sql: str, params: Params | None = None) -> None:

@@ -5,6 +5,7 @@ Functions run with `Tracing: Active`, so Lambda itself records each invocation's
 """
 
 import os
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
@@ -12,6 +13,9 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AgentMode"))
+# Most requests add no metric of their own (a status read, an error answer), and Powertools warns at each such flush:
+# noise in every container's log. This filter is the way Powertools' documentation gives to silence it.
+warnings.filterwarnings("ignore", "No application metrics to publish")
 
 
 def add_tool_metric(name: str, tool_name: str, unit: MetricUnit, value: float) -> None:
