@@ -178,7 +178,9 @@ class RemoteClickHouse:
 
     def __init__(self, settings: Settings, password: str) -> None:
         scheme = "https" if settings.clickhouse_secure else "http"
-        self._base = f"{scheme}://{settings.clickhouse_host}:{settings.clickhouse_port}"
+        host = settings.clickhouse_host
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 address in a URL
+        self._base = f"{scheme}://{host}:{settings.clickhouse_port}"
         credentials = base64.b64encode(f"{settings.clickhouse_user}:{password}".encode()).decode()
         self._headers = {"Authorization": f"Basic {credentials}", "Accept-Encoding": "gzip"}
         self._interface = {

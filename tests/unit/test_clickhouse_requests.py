@@ -1,4 +1,4 @@
-"""The multipart form RemoteClickHouse sends long parameters in (agentmode.clickhouse.multipart_form)."""
+"""RemoteClickHouse's request shapes: the multipart form it sends long parameters in, the server's address."""
 
 import uuid
 from email.parser import BytesParser
@@ -7,7 +7,8 @@ from email.policy import HTTP
 import pytest
 
 from agentmode import clickhouse
-from agentmode.clickhouse import multipart_form
+from agentmode.clickhouse import RemoteClickHouse, multipart_form
+from agentmode.settings import Settings
 
 
 def fields_of(body: bytes, content_type: str) -> dict[str, str]:
@@ -31,3 +32,9 @@ def test_a_form_boundary_never_occurs_in_a_value(monkeypatch: pytest.MonkeyPatch
 
     assert content_type == f"multipart/form-data; boundary={uuid.UUID(int=2).hex}"
     assert fields_of(body, content_type) == {"param_s": value}
+
+
+def test_an_ipv6_server_is_addressed_in_brackets() -> None:
+    client = RemoteClickHouse(Settings(clickhouse_host="::1", clickhouse_port=8123, clickhouse_secure=False), "")
+
+    assert client._base == "http://[::1]:8123"
