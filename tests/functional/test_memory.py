@@ -190,15 +190,12 @@ def test_search_paths_agree_and_return_k_rows(
     assert indexed == exact
 
 
-def test_a_dimension_mismatch_fails_loudly(admin: psycopg.Connection[Any]) -> None:
-    from agentmode.db import user_transaction
+def test_a_dimension_mismatch_fails_loudly() -> None:
     from agentmode.embeddings import check_dimension
     from agentmode.settings import Settings
-    from tests.functional.test_isolation import as_user
 
-    user = create_user(admin)
-    with pytest.raises(RuntimeError, match="vector\\(384\\)"), user_transaction(as_user(user)) as conn:
-        check_dimension(conn, Settings(embedding_dimension=384))
+    with pytest.raises(RuntimeError, match="vector\\(384\\)"):
+        check_dimension(Settings(embedding_dimension=384))
 
 
 def test_unknown_ids_in_queries_are_harmless(newcomer: User) -> None:

@@ -246,3 +246,59 @@ def test_the_next_transaction_on_the_connection_commits_durably_again(user: User
         rate_limits.enforce(conn, rate_limits.MEMORY_READ)
     with user_transaction(as_user(user)) as conn:
         assert synchronous_commit(conn) == "on"
+
+
+def hits(admin: psycopg.Connection[Any], user: User, action: str) -> int:
+    row = admin.execute(
+        "SELECT count(*) FROM agentmode.rate_limit_hits WHERE user_id = %s AND action = %s", (user.id, action)
+    ).fetchone()
+    return int(row[0])
+
+
+def peek_refusal(user: User, action: str) -> AppError:
+    with pytest.raises(AppError) as raised:
+        rate_limits.peek(user.id, action)
+    assert raised.value.code is ErrorCode.RATE_LIMIT_EXCEEDED
+    return raised.value
+
+
+def test_a_peek_below_the_limit_passes_and_takes_nothing(admin: psycopg.Connection[Any], user: User, test_policy: str) -> None:
+    fill(admin, user, test_policy, 2)
+
+    rate_limits.peek(user.id, test_policy)
+
+    assert hits(admin, user, test_policy) == 2
+
+
+def test_a_peek_at_the_limit_is_refused_as_the_take_would_be(
+    admin: psycopg.Connection[Any], user: User, test_policy: str
+) -> None:
+    fill(admin, user, test_policy, 3, age="10 seconds")
+
+    peeked, taken = peek_refusal(user, test_policy), refused(user, test_policy)
+
+    assert (peeked.details["limit"], peeked.details["window_seconds"]) == (3, 60)
+    assert abs(peeked.details["retry_after_ms"] - taken.details["retry_after_ms"]) < 1000
+    assert 49_000 <= peeked.details["retry_after_ms"] <= 50_000
+    assert hits(admin, user, test_policy) == 3
+
+
+def test_a_peek_ignores_uses_older_than_the_window(admin: psycopg.Connection[Any], user: User, test_policy: str) -> None:
+    fill(admin, user, test_policy, 3, age="61 seconds")
+
+    rate_limits.peek(user.id, test_policy)
+
+
+def test_a_peek_reads_the_users_plan_as_the_take_does(admin: psycopg.Connection[Any], user: User) -> None:
+    org = admin.execute("INSERT INTO agentmode.orgs (name, prem_status) VALUES ('pro', 'pro') RETURNING id").fetchone()[0]
+    admin.execute("INSERT INTO agentmode.user_orgs (user_id, org_id, role) VALUES (%s, %s, 'owner')", (user.id, org))
+    fill(admin, user, rate_limits.AGENT_START, 49, age="23 hours")
+    rate_limits.peek(user.id, rate_limits.AGENT_START)
+    fill(admin, user, rate_limits.AGENT_START, 1)
+
+    assert peek_refusal(user, rate_limits.AGENT_START).details["limit"] == 50
+
+
+def test_users_cannot_peek_at_quotas(user: User) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), user_transaction(as_user(user)) as conn:
+        conn.execute("SELECT * FROM agentmode.peek_quota(%s, 'memory_read')", (user.id,))

@@ -12,11 +12,9 @@ from memory_read.search import search
 def read_memories(
     user: AuthUser, query: str, memory_type: str | None, limit: int, min_similarity: float | None, settings: Settings
 ) -> ReadMemoryResponse:
-    # A rolled-back look first: a user over the limit must not make us pay for an embedding.
-    with user_transaction(user, rollback=True) as conn:
-        rate_limits.enforce(conn, rate_limits.MEMORY_READ)
-        embedder = ready_embedder(conn, settings)
-    vector = embedder.embed(query)
+    # A look first: a user over the limit must not make us pay for an embedding.
+    rate_limits.peek(user.id, rate_limits.MEMORY_READ)
+    vector = ready_embedder(settings).embed(query)
     # The read's only write is its quota hit.
     with user_transaction(user, counters_only=True) as conn:
         rate_limits.enforce(conn, rate_limits.MEMORY_READ)

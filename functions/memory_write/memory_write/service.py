@@ -9,11 +9,9 @@ from memory_write.schemas import MemoryOut, WriteMemoryRequest, WriteMemoryRespo
 
 
 def write_memory(user: AuthUser, request: WriteMemoryRequest, settings: Settings, include_embedding: bool) -> WriteMemoryResponse:
-    # A rolled-back look first: a user over the limit must not make us pay for an embedding.
-    with user_transaction(user, rollback=True) as conn:
-        rate_limits.enforce(conn, rate_limits.MEMORY_WRITE)
-        embedder = ready_embedder(conn, settings)
-    vector = embedder.embed(request.content)
+    # A look first: a user over the limit must not make us pay for an embedding.
+    rate_limits.peek(user.id, rate_limits.MEMORY_WRITE)
+    vector = ready_embedder(settings).embed(request.content)
     with user_transaction(user) as conn:
         rate_limits.enforce(conn, rate_limits.MEMORY_WRITE)
         row = conn.execute(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from agentmode.aws_api import AwsCallFailed, AwsEndpoint
-from agentmode.db import Connection
+from agentmode.db import login_statement
 from agentmode.errors import AppError, ErrorCode
 from agentmode.observability import logger
 from agentmode.runtime_secrets import secret_value
@@ -189,12 +189,13 @@ def embedder_for(settings: Settings) -> Embedder:
     return _embedders[key]
 
 
-def check_dimension(conn: Connection, settings: Settings) -> None:
+def check_dimension(settings: Settings) -> None:
     """Fails loudly when the column and the setting disagree: a silent mismatch would break every write."""
-    row = conn.execute(
+    row = login_statement(
         "SELECT format_type(atttypid, atttypmod) AS column_type FROM pg_attribute"
-        " WHERE attrelid = 'agentmode.agent_memory'::regclass AND attname = 'embedding'"
-    ).fetchone()
+        " WHERE attrelid = 'agentmode.agent_memory'::regclass AND attname = 'embedding'",
+        (),
+    )
     expected = f"vector({settings.embedding_dimension})"
     if row is None or row["column_type"] != expected:
         raise RuntimeError(f"agent_memory.embedding is {row and row['column_type']}, EMBEDDING_DIMENSION says {expected}")

@@ -2,7 +2,6 @@
 
 from typing import Literal
 
-from agentmode.db import Connection
 from agentmode.embeddings import Embedder, check_dimension, embedder_for
 from agentmode.settings import Settings
 
@@ -17,10 +16,10 @@ RUNNER_MEMORY_TYPES = ("insight", "campaign_result")
 _checked_dimension = False
 
 
-def ready_embedder(conn: Connection, settings: Settings) -> Embedder:
+def ready_embedder(settings: Settings) -> Embedder:
     """The container's embedder, after a one-time check that the database column has the configured dimension."""
     global _checked_dimension
     if not _checked_dimension:
-        check_dimension(conn, settings)
+        check_dimension(settings)
         _checked_dimension = True
     return embedder_for(settings)

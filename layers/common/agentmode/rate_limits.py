@@ -40,6 +40,15 @@ def enforce(conn: Connection, action: str) -> int:
     return int(row["remaining"])
 
 
+def peek(user_id: UUID, action: str) -> None:
+    """Raises 429 if one more use of `action` would be refused now, taking none: the look before a paid call (an
+    embedding). One autocommit statement as the functions' login role, for a user whose token was verified."""
+    row = login_statement("SELECT * FROM agentmode.peek_quota(%s, %s)", (user_id, action))
+    assert row is not None
+    if row["exceeded"]:
+        raise _exceeded(action, row)
+
+
 def take_api_call(user_id: UUID) -> None:
     """Seed 001 §8's per-user API calls, counted once per authenticated request before any other work (so failed
     requests count too). A verified token whose user no longer exists is refused here, before any paid call."""
