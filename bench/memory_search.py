@@ -16,6 +16,7 @@ import psycopg
 
 from agentmode import db
 from agentmode.identity import AuthUser
+from agentmode.memory import vector_parameter
 from agentmode.settings import Settings
 from bench.errors import BenchError
 from bench.memory_config import COUNT_CALLS, COUNT_CAPS, HNSW_INDEX, INLINE_TABLE, TABLE, TIE_EPSILON, WARMUP, K
@@ -155,7 +156,7 @@ def sql_path(name: str, sql: str, prepare: str | None = None) -> AccessPath:
     """One of search's statements run on its own (with the same parameters), optionally after session knobs."""
 
     def run(conn: db.Connection, user: uuid.UUID, vector: list[float], memory_type: str | None) -> list[dict[str, Any]]:
-        return conn.execute(sql, {"user": user, "q": str(vector), "type": memory_type, "k": K}).fetchall()
+        return conn.execute(sql, {"user": user, "q": vector_parameter(conn, vector), "type": memory_type, "k": K}).fetchall()
 
     return AccessPath(name, run, prepare.encode() if prepare else None)
 
@@ -168,7 +169,7 @@ def exact_path_inline(settings: Settings) -> AccessPath:
     def run(conn: db.Connection, user: uuid.UUID, vector: list[float], memory_type: str | None) -> list[dict[str, Any]]:
         if user_rows_up_to(conn, user, settings.memory_exact_scan_max_rows, memory_type) > settings.memory_exact_scan_max_rows:
             raise BenchError("the inline-storage comparison is for users on the exact path")
-        return conn.execute(exact, {"user": user, "q": str(vector), "type": memory_type, "k": K}).fetchall()
+        return conn.execute(exact, {"user": user, "q": vector_parameter(conn, vector), "type": memory_type, "k": K}).fetchall()
 
     return AccessPath("search() exact path, vectors inline (STORAGE PLAIN copy)", run)
 

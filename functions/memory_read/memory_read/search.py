@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from agentmode.db import Connection
+from agentmode.memory import vector_parameter
 from agentmode.settings import Settings
 
 # `(SELECT auth.uid())` is computed once per statement; a bare `auth.uid()` would parse the JWT claims for every row.
@@ -25,13 +26,13 @@ _COLUMNS = "id, memory_type, content, metadata, created_at, expires_at"
 # the HNSW index: the filter runs first (unlike a MATERIALIZED CTE, without copying the rows to a tuplestore). The
 # distance is computed in the subquery, once per row (each computation reads and detoasts the 4 KB vector).
 EXACT = (
-    f"SELECT {_COLUMNS}, 1 - distance AS similarity FROM (SELECT {_COLUMNS}, embedding <=> %(q)s::vector AS distance"
+    f"SELECT {_COLUMNS}, 1 - distance AS similarity FROM (SELECT {_COLUMNS}, embedding <=> %(q)b::vector AS distance"
     f" FROM agentmode.agent_memory WHERE {_FILTER} OFFSET 0) mine ORDER BY distance LIMIT %(k)s"
 )
 # relaxed_order may return rows slightly out of order: the outer query sorts them.
 INDEXED = (
-    f"SELECT * FROM (SELECT {_COLUMNS}, 1 - (embedding <=> %(q)s::vector) AS similarity FROM agentmode.agent_memory"
-    f" WHERE {_FILTER} ORDER BY embedding <=> %(q)s::vector LIMIT %(k)s) hits ORDER BY similarity DESC"
+    f"SELECT * FROM (SELECT {_COLUMNS}, 1 - (embedding <=> %(q)b::vector) AS similarity FROM agentmode.agent_memory"
+    f" WHERE {_FILTER} ORDER BY embedding <=> %(q)b::vector LIMIT %(k)s) hits ORDER BY similarity DESC"
 )
 
 
@@ -50,7 +51,7 @@ def user_rows_up_to(conn: Connection, user_id: UUID, cap: int, memory_type: str 
 def search(
     conn: Connection, user_id: UUID, vector: list[float], memory_type: str | None, limit: int, settings: Settings
 ) -> list[dict[str, Any]]:
-    params = {"user": user_id, "q": str(vector), "type": memory_type, "k": limit}
+    params = {"user": user_id, "q": vector_parameter(conn, vector), "type": memory_type, "k": limit}
     cap = settings.memory_exact_scan_max_rows
     if user_rows_up_to(conn, user_id, cap, memory_type) <= cap:
         return conn.execute(EXACT, params).fetchall()

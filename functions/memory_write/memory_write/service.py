@@ -3,7 +3,7 @@
 from agentmode import rate_limits
 from agentmode.db import jsonb, user_transaction
 from agentmode.identity import AuthUser
-from agentmode.memory import ready_embedder
+from agentmode.memory import ready_embedder, vector_parameter
 from agentmode.settings import Settings
 from memory_write.schemas import MemoryOut, WriteMemoryRequest, WriteMemoryResponse
 
@@ -16,12 +16,19 @@ def write_memory(user: AuthUser, request: WriteMemoryRequest, settings: Settings
         rate_limits.enforce(conn, rate_limits.MEMORY_WRITE)
         row = conn.execute(
             "INSERT INTO agentmode.agent_memory (user_id, memory_type, content, embedding, metadata, expires_at)"
-            " VALUES (%s, %s, %s, %s::vector, %s, %s)"
+            " VALUES (%s, %s, %s, %b::vector, %s, %s)"
             " ON CONFLICT (user_id, memory_type, content_hash) DO UPDATE SET embedding = EXCLUDED.embedding,"
             " metadata = EXCLUDED.metadata, expires_at = EXCLUDED.expires_at, updated_at = now()"
             " RETURNING id, user_id, memory_type, content, embedding::text AS embedding_text, metadata, expires_at,"
             " created_at, updated_at, (xmax = 0) AS inserted",
-            (user.id, request.memory_type, request.content, str(vector), jsonb(request.metadata), request.expires_at),
+            (
+                user.id,
+                request.memory_type,
+                request.content,
+                vector_parameter(conn, vector),
+                jsonb(request.metadata),
+                request.expires_at,
+            ),
         ).fetchone()
     assert row is not None
     memory = MemoryOut(

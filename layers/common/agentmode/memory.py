@@ -1,7 +1,15 @@
-"""What memory_write and memory_read share: the memory types (seed 001 §4) and the embedding check per container."""
+"""What memory_write and memory_read share: the memory types (seed 001 §4), the embedding check per container, and
+the embedding as a query parameter."""
 
+import struct
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Literal
 
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+
+from agentmode.db import Connection
 from agentmode.embeddings import Embedder, check_dimension, embedder_for
 from agentmode.settings import Settings
 
@@ -23,3 +31,42 @@ def ready_embedder(settings: Settings) -> Embedder:
         check_dimension(settings)
         _checked_dimension = True
     return embedder_for(settings)
+
+
+class PackedVector:
+    """An embedding as a query parameter: a binary `real[]` (cast to `vector` in the SQL), not a text literal.
+    Formatting 1,024 floats as text took ~0.4 ms of each memory request, and the server parsed them back; packing
+    takes ~0.03 ms. pgvector stores single precision either way."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self, values: Sequence[float]) -> None:
+        count = len(values)
+        fields = [_FLOAT4_SIZE, 0.0] * count
+        fields[1::2] = values
+        # Postgres' binary array: 1 dimension, no NULLs, element type, length and lower bound, then (size, value) pairs.
+        self.packed = _array_layout(count).pack(1, 0, _FLOAT4_OID, count, 1, *fields)
+
+
+_FLOAT4_OID = 700  # real: a built-in type, so its OIDs are the same in every database
+_FLOAT4_ARRAY_OID = 1021
+_FLOAT4_SIZE = 4
+
+
+@lru_cache(maxsize=4)
+def _array_layout(count: int) -> struct.Struct:
+    return struct.Struct(">iiIii" + "if" * count)
+
+
+class _PackedVectorDumper(Dumper):
+    format = Format.BINARY
+    oid = _FLOAT4_ARRAY_OID
+
+    def dump(self, obj: PackedVector) -> bytes:
+        return obj.packed
+
+
+def vector_parameter(conn: Connection, values: Sequence[float]) -> PackedVector:
+    """`values` for a `%b::vector` placeholder of a statement on `conn` (which learns, once, how to send it)."""
+    conn.adapters.register_dumper(PackedVector, _PackedVectorDumper)
+    return PackedVector(values)
