@@ -1,5 +1,6 @@
 """POST /agent/write-memory and GET /agent/read-memory with the real local model and pgvector (seed 001 §4-5, §8)."""
 
+import struct
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -200,3 +201,25 @@ def test_a_dimension_mismatch_fails_loudly() -> None:
 
 def test_unknown_ids_in_queries_are_harmless(newcomer: User) -> None:
     assert read(newcomer, str(uuid.uuid4())).status == 200
+
+
+def test_the_stored_embedding_is_the_providers_vector_in_single_precision(newcomer: User) -> None:
+    """The vector travels as a binary real[] (agentmode.memory.vector_parameter): nothing is lost but what pgvector's
+    single precision drops anyway."""
+    from agentmode.embeddings import embedder_for
+    from agentmode.settings import get_settings
+
+    content = "Prefers 9:16 videos with captions."
+    expected = embedder_for(get_settings()).embed(content)
+
+    stored = write(newcomer, content, "preference", include_embedding=True).body["memory"]["embedding"]
+
+    assert stored == [struct.unpack("f", struct.pack("f", value))[0] for value in expected]
+
+
+def test_a_memorys_own_text_finds_it_at_similarity_one(newcomer: User) -> None:
+    write(newcomer, BRAND)
+
+    [hit] = read(newcomer, BRAND).body["results"]
+
+    assert hit["similarity"] == pytest.approx(1.0, abs=1e-6)
