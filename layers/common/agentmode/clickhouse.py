@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 from agentmode.errors import AppError, ErrorCode
-from agentmode.kept_connection import ConnectFailed, KeptConnection
+from agentmode.kept_connection import ConnectFailed, Exchange, KeptConnection
 from agentmode.observability import logger
 from agentmode.runtime_secrets import secret_value
 from agentmode.settings import Settings, get_settings
@@ -159,7 +159,7 @@ class ClickHouseServerError(Exception):
 # Above this many bytes of URL-encoded parameters (clickhouse-connect's own limit), they go in a multipart form instead
 # of the URL, which proxies and load balancers cap.
 MAX_URL_PARAMETER_BYTES = 4096
-# ClickHouse Cloud answers 503 while an idle service wakes up or when it sheds load: retried at once, twice.
+# ClickHouse Cloud answers 503 while an idle service wakes up or when it sheds load: sent again at once, twice.
 ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.05
 
@@ -212,27 +212,30 @@ class RemoteClickHouse:
 
     def _statement(self, sql: str, params: Params) -> bytes:
         path, body, headers = self._request(sql, _as_text(params))
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                status, answer_headers, answer = self._connection.exchange(self._base, "POST", path, body, headers)
-            except ConnectFailed:
-                logger.warning("clickhouse connect failed")
-                raise _unavailable("connect failed") from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._connection.close()
-                logger.warning("clickhouse request failed", extra={"error_type": type(exc).__name__})
-                raise _unavailable("query failed to complete") from None
-            if status == 200:
-                return zlib.decompress(answer, GZIP_WINDOW) if answer_headers.get("Content-Encoding") == "gzip" else answer
-            code = _exception_code(answer_headers.get("X-ClickHouse-Exception-Code"))
-            if status == 503 and attempt < ATTEMPTS:
-                time.sleep(RETRY_BACKOFF_SECONDS)
-                continue
-            if status == 503 or code in TRANSIENT_SERVER_CODES:
-                logger.warning("clickhouse query failed", extra={"status": status, "clickhouse_code": code})
-                raise _unavailable("query failed to complete")
-            raise ClickHouseServerError(code, status)
-        raise ValueError(f"ATTEMPTS must be at least 1, not {ATTEMPTS}")
+        status, answer_headers, answer = self._send(path, body, headers)
+        for _ in range(ATTEMPTS - 1):
+            if status != 503:
+                break
+            time.sleep(RETRY_BACKOFF_SECONDS)
+            status, answer_headers, answer = self._send(path, body, headers)
+        if status == 200:
+            return zlib.decompress(answer, GZIP_WINDOW) if answer_headers.get("Content-Encoding") == "gzip" else answer
+        code = _exception_code(answer_headers.get("X-ClickHouse-Exception-Code"))
+        if status == 503 or code in TRANSIENT_SERVER_CODES:
+            logger.warning("clickhouse query failed", extra={"status": status, "clickhouse_code": code})
+            raise _unavailable("query failed to complete")
+        raise ClickHouseServerError(code, status)
+
+    def _send(self, path: str, body: bytes, headers: dict[str, str]) -> Exchange:
+        try:
+            return self._connection.exchange(self._base, "POST", path, body, headers)
+        except ConnectFailed:
+            logger.warning("clickhouse connect failed")
+            raise _unavailable("connect failed") from None
+        except (OSError, http.client.HTTPException) as exc:
+            self._connection.close()
+            logger.warning("clickhouse request failed", extra={"error_type": type(exc).__name__})
+            raise _unavailable("query failed to complete") from None
 
     def _request(self, sql: str, params: dict[str, str]) -> tuple[str, bytes, dict[str, str]]:
         """(path, body, headers): the statement as the body and its parameters in the URL, or, when they are long, both
