@@ -157,10 +157,8 @@ class AwsEndpoint:
         except ConnectFailed as failed:
             raise AwsCallFailed("Timeout" if failed.timed_out else "ConnectionFailed", None) from None
         except TimeoutError:
-            self._connection.close()
             raise AwsCallFailed("Timeout", None) from None
         except (OSError, http.client.HTTPException):
-            self._connection.close()
             raise AwsCallFailed("ConnectionFailed", None) from None
         if status >= 400:
             raise AwsCallFailed(error_code(response_headers.get("x-amzn-ErrorType"), answer), status)

@@ -8,7 +8,6 @@ import base64
 import http.client
 import json
 import math
-import re
 import threading
 import time
 import uuid
@@ -125,16 +124,8 @@ def json_each_row_insert(table: str, rows: Sequence[Row]) -> str:
 TRANSIENT_SERVER_CODES = frozenset({159, 160, 202, 203, 209, 210, 241, 242, 243, 252, 394})
 
 
-def _server_code(exc: Exception) -> int | None:
-    code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        return code
-    found = re.search(r"Code: (\d+)", str(exc))
-    return int(found.group(1)) if found else None
-
-
 # chDB reads parameter values in ClickHouse's escaped text format (as the HTTP interface does), so a backslash or a
-# tab in a String would be read as an escape sequence; clickhouse-connect escapes the same characters.
+# tab in a String would be read as an escape sequence; RemoteClickHouse sends them escaped the same way.
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0", "'": "\\'", "`": "\\`"})
 
 
@@ -233,7 +224,6 @@ class RemoteClickHouse:
             logger.warning("clickhouse connect failed")
             raise _unavailable("connect failed") from None
         except (OSError, http.client.HTTPException) as exc:
-            self._connection.close()
             logger.warning("clickhouse request failed", extra={"error_type": type(exc).__name__})
             raise _unavailable("query failed to complete") from None
 

@@ -3,8 +3,9 @@
 
 A warm container's next request reuses the connection (no TCP or TLS handshake). A connection the peer closed while
 the container sat idle shows on the next request, before any answer: it is reopened once, without counting as a
-failed attempt. Every other failure is the caller's to classify: ConnectFailed when no connection could be opened,
-else the OSError (TimeoutError included) or http.client.HTTPException of the exchange.
+failed attempt. Any other failure drops the connection, so the next exchange starts on a clean one, and is the
+caller's to classify: ConnectFailed when no connection could be opened, else the OSError (TimeoutError included) or
+http.client.HTTPException of the exchange.
 """
 
 import http.client
@@ -28,7 +29,7 @@ class ConnectFailed(Exception):
 _tls_context: ssl.SSLContext | None = None
 
 
-def tls() -> ssl.SSLContext:
+def _tls() -> ssl.SSLContext:
     """One verifying context per container: loading the CA bundle costs milliseconds."""
     global _tls_context
     if _tls_context is None:
@@ -47,24 +48,31 @@ class KeptConnection:
 
     def exchange(self, base: str, method: str, path: str, body: bytes, headers: dict[str, str]) -> Exchange:
         """Sends one request to `base` + `path` and reads the whole answer: (status, headers, body)."""
+        try:
+            response = self._response(base, method, path, body, headers)
+            answer = response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if response.will_close:
+            self.close()
+        return response.status, response.headers, answer
+
+    def _response(self, base: str, method: str, path: str, body: bytes, headers: dict[str, str]) -> http.client.HTTPResponse:
         connection, reused = self._connection(base)
         try:
             connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
+            return connection.getresponse()
         except _CLOSED_BY_PEER:
             if not reused:
                 raise
             self.close()
             connection, _ = self._connection(base)
             connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-        answer = response.read()
-        if response.will_close:
-            self.close()
-        return response.status, response.headers, answer
+            return connection.getresponse()
 
     def close(self) -> None:
-        """Drops the thread's connection: after any failure, so the next exchange starts on a clean one."""
+        """Drops the thread's connection."""
         kept: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if kept is not None:
             kept.close()
@@ -79,7 +87,7 @@ class KeptConnection:
         host = parts.hostname or ""
         connection: http.client.HTTPConnection
         if parts.scheme == "https":
-            connection = http.client.HTTPSConnection(host, parts.port, timeout=self.connect_timeout, context=tls())
+            connection = http.client.HTTPSConnection(host, parts.port, timeout=self.connect_timeout, context=_tls())
         else:
             connection = http.client.HTTPConnection(host, parts.port, timeout=self.connect_timeout)
         try:
